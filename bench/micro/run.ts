@@ -1,0 +1,13 @@
+/**
+ * Runs every micro-benchmark in this folder, or the ones named on the command
+ * line: `npm run bench:micro -- rtp stun`.
+ */
+const all: Record<string, () => Promise<{ run(): void }>> = {
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, load] of Object.entries(all)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  const mod = await load();
+  mod.run();
+}
