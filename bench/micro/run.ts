@@ -3,6 +3,7 @@
  * line: `npm run bench:micro -- rtp stun`.
  */
 const all: Record<string, () => Promise<{ run(): void }>> = {
+  rtp: () => import('./rtp.js'),
 };
 
 const wanted = process.argv.slice(2);

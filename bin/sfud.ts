@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// sfud daemon: flags, logging and signal handling; everything else is the library.
+import { parseCli, HELP } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { ConfigError } from '../src/errors.js';
+import { Sfu } from '../src/sfu.js';
+import { VERSION } from '../src/version.js';
+
+async function main(): Promise<number> {
+  let action;
+  try {
+    action = parseCli(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sfud: ${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  switch (action.kind) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case 'run':
+      break;
+  }
+  const { config } = action;
+  const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  let sfu: Sfu;
+  try {
+    sfu = await Sfu.create({ config, logger: log });
+  } catch (err) {
+    log.fatal({ err }, 'sfud could not start');
+    return 1;
+  }
+  log.info({ announcedIp: config.announcedIp, shards: config.shards }, 'sfud started');
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info({ signal }, 'stopping');
+  // A second signal while closing forces the exit.
+  const force = (): void => process.exit(1);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  await sfu.close();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`sfud: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,93 @@
+/**
+ * The top-level object: owns the control-plane servers and, as the transport,
+ * router and shard issues land, the data plane. `Sfu.create()` starts
+ * listening; `close()` stops everything and resolves once every socket is
+ * closed, so a daemon can exit cleanly and a test can reuse the ports.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { defaultConfig, type SfuConfig } from './config.js';
+import { silentLogger, type Logger } from './logger.js';
+import { ClosedError, SfuError } from './errors.js';
+import { VERSION } from './version.js';
+
+export interface SfuOptions {
+  config?: Partial<SfuConfig>;
+  logger?: Logger;
+}
+
+export class Sfu {
+  readonly config: SfuConfig;
+  private readonly log: Logger;
+  private readonly http: Server;
+  private closed = false;
+  private readonly startedAt = Date.now();
+
+  private constructor(config: SfuConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.http = createServer((req, res) => this.onHttp(req, res));
+  }
+
+  /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */
+  static async create(opts: SfuOptions = {}): Promise<Sfu> {
+    const config = { ...defaultConfig(), ...opts.config };
+    const sfu = new Sfu(config, opts.logger ?? silentLogger());
+    await sfu.listen();
+    return sfu;
+  }
+
+  private async listen(): Promise<void> {
+    const { host, port } = this.config.listen;
+    this.http.listen(port, host);
+    try {
+      await once(this.http, 'listening');
+    } catch (err) {
+      throw new SfuError('ERR_SFUD_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    }
+    this.log.info({ http: this.httpUrl, version: VERSION }, 'signalling and HTTP listening');
+  }
+
+  /** The bound HTTP address (port resolved when 0 was asked for). */
+  get httpAddress(): { host: string; port: number } {
+    const a = this.http.address() as AddressInfo | null;
+    if (!a) throw new ClosedError('sfu');
+    return { host: a.address, port: a.port };
+  }
+
+  get httpUrl(): string {
+    const { host, port } = this.httpAddress;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method === 'GET' && path === '/health') {
+      this.reply(res, 200, { status: 'ok', version: VERSION, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) });
+      return;
+    }
+    this.reply(res, 404, { error: 'not found' });
+  }
+
+  private reply(res: ServerResponse, status: number, body: unknown): void {
+    const json = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+
+  dump(): { version: string; config: SfuConfig; closed: boolean } {
+    return { version: VERSION, config: this.config, closed: this.closed };
+  }
+
+  /** Stops listening and closes every connection. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const done = once(this.http, 'close');
+    this.http.close();
+    this.http.closeAllConnections();
+    await done;
+    this.log.info('closed');
+  }
+}

@@ -1,0 +1,74 @@
+// The daemon as a user runs it: built bin, real signals, real ports.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../dist/bin/sfud.js', import.meta.url));
+
+interface Run {
+  lines: Record<string, unknown>[];
+  exit: Promise<number | null>;
+  waitFor(msg: string): Promise<Record<string, unknown>>;
+  kill(sig: NodeJS.Signals): void;
+}
+
+function start(args: string[]): Run {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { msg: string; resolve: (l: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    lines.push(line);
+    for (const w of waiters.filter((w) => w.msg === line.msg)) w.resolve(line);
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    lines,
+    exit,
+    waitFor: (msg) =>
+      new Promise((resolve, reject) => {
+        const found = lines.find((l) => l.msg === msg);
+        if (found) return resolve(found);
+        waiters.push({ msg, resolve });
+        setTimeout(() => reject(new Error(`no "${msg}" within 10 s`)), 10_000).unref();
+      }),
+    kill: (sig) => child.kill(sig),
+  };
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  t.test(`starts, logs where it listens, serves /health, stops cleanly on ${sig}`, async (t) => {
+    const run = start(['--listen', '127.0.0.1:0', '--log-format', 'json']);
+    const listening = await run.waitFor('signalling and HTTP listening');
+    const url = String(listening.http);
+    t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    await run.waitFor('sfud started');
+    const res = await fetch(`${url}/health`);
+    t.equal(res.status, 200);
+    t.match(await res.json(), { status: 'ok' });
+    run.kill(sig);
+    t.equal(await run.exit, 0);
+    t.ok(run.lines.some((l) => l.msg === 'closed'), 'logged its close');
+  });
+}
+
+t.test('a taken port is a clear fatal error and exit code 1', async (t) => {
+  const first = start(['--listen', '127.0.0.1:0', '--log-format', 'json']);
+  const url = new URL(String((await first.waitFor('signalling and HTTP listening')).http));
+  const second = start(['--listen', `127.0.0.1:${url.port}`, '--log-format', 'json']);
+  t.equal(await second.exit, 1);
+  t.ok(second.lines.some((l) => l.msg === 'sfud could not start' && l.level === 60));
+  first.kill('SIGTERM');
+  t.equal(await first.exit, 0);
+});
+
+t.test('bad flags exit 2 with help', async (t) => {
+  const child = spawn(process.execPath, [bin, '--udp-port', 'abc'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise((r) => child.on('exit', r));
+  t.equal(code, 2);
+  t.match(err, /--udp-port/);
+  t.match(err, /Usage: sfud/);
+});
