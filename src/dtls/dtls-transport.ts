@@ -1,0 +1,346 @@
+/**
+ * DTLS 1.2 for one WebRTC transport (RFC 6347, DTLS-SRTP RFC 5764, RFC 8842
+ * for the setup roles), driven over our own socket.
+ *
+ * The handshake and record layer come from werift's DtlsServer/DtlsClient
+ * (pinned in package.json), which run over any object with `onData`, `send`
+ * and `close`. What they lack, this class adds:
+ *  - the remote certificate is checked against the fingerprints from the
+ *    remote SDP before anyone is told the transport is connected;
+ *  - `close()` sends close_notify and never closes the shared UDP socket;
+ *  - lost flights are recovered fast: werift retransmits after 0.5 s, 1 s,
+ *    1.5 s ... (two lost datagrams cost seconds), so we resend our last flight
+ *    ourselves on a 100 ms doubling timer, and at once when the peer
+ *    retransmits its previous flight (the RFC 6347 4.2.4 signal that ours was
+ *    lost);
+ *  - failures are events with a reason, never unhandled rejections.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import {
+  DtlsClient,
+  DtlsServer,
+  HashAlgorithm,
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  SignatureAlgorithm,
+} from 'werift';
+import { systemClock, type Clock, type Timer } from '../util/clock.js';
+import { matchesFingerprint, type DtlsCertificate, type DtlsFingerprint } from './certificate.js';
+
+export type DtlsRole = 'server' | 'client';
+export type DtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
+export type SrtpProfileName = 'AEAD_AES_128_GCM' | 'AES_CM_128_HMAC_SHA1_80';
+
+/** Keying material for SRTP (RFC 5764 4.2), from our point of view. */
+export interface SrtpKeys {
+  profile: SrtpProfileName;
+  localKey: Buffer;
+  localSalt: Buffer;
+  remoteKey: Buffer;
+  remoteSalt: Buffer;
+}
+
+const PROFILE_IDS: Record<SrtpProfileName, number> = {
+  AEAD_AES_128_GCM: ProtectionProfileAeadAes128Gcm,
+  AES_CM_128_HMAC_SHA1_80: ProtectionProfileAes128CmHmacSha1_80,
+};
+const KEY_SALT: Record<SrtpProfileName, [number, number]> = {
+  AEAD_AES_128_GCM: [16, 12],
+  AES_CM_128_HMAC_SHA1_80: [16, 14],
+};
+
+export interface DtlsTransportOptions {
+  role: DtlsRole;
+  certificate: DtlsCertificate;
+  remoteFingerprints: readonly DtlsFingerprint[];
+  /** SRTP profiles in our order of preference (the server's order decides). */
+  srtpProfiles?: readonly SrtpProfileName[];
+  /** Sends one datagram to the remote (the ICE-selected path). */
+  send: (datagram: Buffer) => void;
+  clock?: Clock;
+  /** First retransmission timeout; doubles per try up to `maxRetransmitMs`. */
+  initialRetransmitMs?: number;
+  maxRetransmitMs?: number;
+  /** The handshake fails if not done within this time. */
+  handshakeTimeoutMs?: number;
+}
+
+export interface DtlsTransportEvents {
+  connected: [keys: SrtpKeys | null];
+  data: [data: Buffer];
+  failed: [reason: string];
+  closed: [];
+}
+
+/** werift's transport contract: it installs `onData`, and calls `send`/`close`. */
+interface WeriftTransport {
+  type: string;
+  address: AddressInfo;
+  closed: boolean;
+  onData: (buf: Buffer) => void;
+  send: (buf: Buffer) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+type WeriftSocket = DtlsServer | DtlsClient;
+
+const DTLS_CONTENT_ALERT = 21;
+
+export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
+  readonly role: DtlsRole;
+  private _state: DtlsState = 'new';
+  private readonly opts: DtlsTransportOptions;
+  private readonly clock: Clock;
+  private readonly bridge: WeriftTransport;
+  private socket: WeriftSocket | undefined;
+  private srtpKeys: SrtpKeys | null = null;
+  private profileName: SrtpProfileName | null = null;
+
+  // Flight retransmission state.
+  private flight: Buffer[] = [];
+  /** True when the next datagram werift sends starts a new flight (something arrived since the last one). */
+  private newFlight = true;
+  private readonly received: Buffer[] = [];
+  private rto: number;
+  private lastResendAt = -Infinity;
+  private retransmitTimer: Timer | undefined;
+  private handshakeTimer: Timer | undefined;
+
+  readonly stats = {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    retransmittedDatagrams: 0,
+    /** Datagrams werift could not use (its own errors are swallowed per record). */
+    errors: 0,
+  };
+
+  constructor(opts: DtlsTransportOptions) {
+    super();
+    this.opts = opts;
+    this.role = opts.role;
+    this.clock = opts.clock ?? systemClock;
+    this.rto = opts.initialRetransmitMs ?? 100;
+    this.bridge = {
+      type: 'udp',
+      address: { address: '', family: 'IPv4', port: 0 },
+      closed: false,
+      onData: () => {},
+      send: async (buf) => this.onWeriftSend(buf),
+      // werift closes its transport on close(); the socket is shared, so this does nothing.
+      close: async () => {},
+    };
+  }
+
+  get state(): DtlsState {
+    return this._state;
+  }
+
+  /** The negotiated SRTP profile once connected. */
+  get srtpProfile(): SrtpProfileName | null {
+    return this.profileName;
+  }
+
+  /** Starts the handshake (the client sends its ClientHello; the server waits for one). */
+  start(): void {
+    if (this._state !== 'new') return;
+    this._state = 'connecting';
+    const profiles = (this.opts.srtpProfiles ?? ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80']).map((p) => PROFILE_IDS[p]);
+    const common = {
+      transport: this.bridge,
+      cert: this.opts.certificate.certPem,
+      key: this.opts.certificate.keyPem,
+      signatureHash: { hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 }, // matches our P-256 certificate
+      srtpProfiles: profiles as (1 | 7)[],
+      extendedMasterSecret: true,
+    };
+    const socket = this.role === 'server' ? new DtlsServer({ ...common, certificateRequest: true }) : new DtlsClient(common);
+    this.socket = socket;
+    socket.onConnect.once(() => this.onHandshakeDone());
+    socket.onError.subscribe((err: Error) => this.fail(`handshake error: ${err.message}`));
+    socket.onData.subscribe((data: Buffer) => {
+      if (this._state === 'connected') this.emit('data', data);
+    });
+    socket.onClose.subscribe(() => {
+      // werift reports every alert as a close; a peer's close_notify or fatal alert ends the transport.
+      if (this._state === 'connecting') this.fail('peer sent an alert during the handshake');
+      else this.closeQuietly();
+    });
+    this.handshakeTimer = this.clock.setTimeout(
+      () => this.fail('handshake timed out'),
+      this.opts.handshakeTimeoutMs ?? 30_000,
+    );
+    if (socket instanceof DtlsClient) {
+      socket.connect().catch((err: unknown) => this.fail(`handshake error: ${(err as Error).message}`));
+    }
+  }
+
+  /** Feeds one DTLS datagram (first byte 20-63) received on the selected path. */
+  handleDatagram(datagram: Buffer): void {
+    if (!this.socket || this._state === 'closed' || this._state === 'failed') return;
+    this.stats.datagramsIn++;
+    if (this.flight.length > 0) {
+      if (this.received.some((r) => r.equals(datagram))) {
+        // The peer resent a flight we already have: ours was lost (RFC 6347 4.2.4).
+        // At most once per initial timeout, so two ends answering each other's
+        // resends cannot ping-pong.
+        const now = this.clock.now();
+        if (now - this.lastResendAt >= (this.opts.initialRetransmitMs ?? 100)) this.resendFlight();
+        return;
+      }
+      if (this.received.length >= 16) this.received.shift();
+      this.received.push(Buffer.from(datagram));
+      if (this._state === 'connecting') this.stopRetransmitTimer();
+      this.newFlight = true;
+    }
+    try {
+      this.bridge.onData(datagram);
+    } catch {
+      this.stats.errors++;
+    }
+  }
+
+  /** Sends application data (SCTP) over the connected association. */
+  send(data: Buffer): void {
+    if (this._state !== 'connected' || !this.socket) return;
+    this.socket.send(data).catch(() => {
+      this.stats.errors++;
+    });
+  }
+
+  private async onWeriftSend(buf: Buffer): Promise<void> {
+    if (this._state === 'closed' || this._state === 'failed') return;
+    if (this._state === 'connecting' || this.flight.length > 0) this.trackFlight(buf);
+    this.stats.datagramsOut++;
+    this.opts.send(buf);
+  }
+
+  private trackFlight(buf: Buffer): void {
+    if (this._state !== 'connecting') return;
+    if (this.newFlight) {
+      this.flight = [];
+      this.newFlight = false;
+      this.rto = this.opts.initialRetransmitMs ?? 100;
+    }
+    // werift's own retransmissions resend the same bytes; keep one copy.
+    if (this.flight.some((f) => f.equals(buf))) return;
+    this.flight.push(Buffer.from(buf));
+    this.armRetransmitTimer();
+  }
+
+  private armRetransmitTimer(): void {
+    this.retransmitTimer?.cancel();
+    this.retransmitTimer = this.clock.setTimeout(() => {
+      this.retransmitTimer = undefined;
+      if (this._state !== 'connecting') return;
+      this.resendFlight();
+      this.rto = Math.min(this.rto * 2, this.opts.maxRetransmitMs ?? 2000);
+      this.armRetransmitTimer();
+    }, this.rto);
+  }
+
+  private stopRetransmitTimer(): void {
+    this.retransmitTimer?.cancel();
+    this.retransmitTimer = undefined;
+  }
+
+  private resendFlight(): void {
+    this.lastResendAt = this.clock.now();
+    for (const d of this.flight) {
+      this.stats.retransmittedDatagrams++;
+      this.stats.datagramsOut++;
+      this.opts.send(d);
+    }
+  }
+
+  private onHandshakeDone(): void {
+    if (this._state !== 'connecting' || !this.socket) return;
+    this.stopRetransmitTimer();
+    this.handshakeTimer?.cancel();
+    const der = this.socket.remoteCertificate;
+    if (!der || !matchesFingerprint(der, this.opts.remoteFingerprints)) {
+      this.sendAlert(42); // bad_certificate
+      this.fail('the remote certificate does not match the fingerprint in the SDP');
+      return;
+    }
+    const profileId = this.socket.srtp.srtpProfile as number | undefined;
+    const name = (Object.keys(PROFILE_IDS) as SrtpProfileName[]).find((n) => PROFILE_IDS[n] === profileId) ?? null;
+    this.profileName = name;
+    if (name) {
+      const [keyLen, saltLen] = KEY_SALT[name];
+      const k = this.socket.extractSessionKeys(keyLen, saltLen) as Record<'localKey' | 'localSalt' | 'remoteKey' | 'remoteSalt', Buffer>;
+      this.srtpKeys = { profile: name, localKey: k.localKey, localSalt: k.localSalt, remoteKey: k.remoteKey, remoteSalt: k.remoteSalt };
+    }
+    this._state = 'connected';
+    // The server keeps its last flight for a while: if the client resends its
+    // Finished flight, ours (ChangeCipherSpec + Finished) was lost.
+    if (this.role === 'client') this.flight = [];
+    else this.clock.setTimeout(() => (this.flight = []), 10_000);
+    this.emit('connected', this.srtpKeys);
+  }
+
+  /** Encrypted alert record (RFC 5246 7.2), built with werift's cipher state. */
+  private sendAlert(description: number): void {
+    const s = this.socket;
+    if (!s) return;
+    try {
+      const seq = ++s.dtls.recordSequenceNumber;
+      const header = { type: DTLS_CONTENT_ALERT, version: 0xfefd, epoch: s.dtls.epoch, sequenceNumber: seq };
+      const body = Buffer.from([description === 0 ? 1 : 2, description]);
+      const cipher = s.cipher.cipher as { encrypt(t: unknown, data: Buffer, h: typeof header): Buffer } | undefined;
+      const fragment = s.dtls.epoch > 0 && cipher ? cipher.encrypt(s.sessionType, body, header) : body;
+      const rec = Buffer.alloc(13 + fragment.length);
+      rec[0] = DTLS_CONTENT_ALERT;
+      rec.writeUInt16BE(0xfefd, 1);
+      rec.writeUInt16BE(s.dtls.epoch, 3);
+      rec.writeUIntBE(seq, 5, 6);
+      rec.writeUInt16BE(fragment.length, 11);
+      fragment.copy(rec, 13);
+      this.opts.send(rec);
+    } catch {
+      this.stats.errors++;
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this._state === 'failed' || this._state === 'closed') return;
+    this._state = 'failed';
+    this.teardown();
+    this.emit('failed', reason);
+  }
+
+  private teardown(): void {
+    this.stopRetransmitTimer();
+    this.handshakeTimer?.cancel();
+    this.flight = [];
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) {
+      s.onData.allUnsubscribe?.();
+      try {
+        s.close();
+      } catch {
+        // werift's close only reaches our bridge, whose close does nothing
+      }
+    }
+  }
+
+  private closeQuietly(): void {
+    if (this._state === 'closed') return;
+    const wasFailed = this._state === 'failed';
+    this._state = 'closed';
+    this.teardown();
+    if (!wasFailed) this.emit('closed');
+  }
+
+  /** Sends close_notify (when connected) and stops; the shared socket stays open. */
+  close(): void {
+    if (this._state === 'closed') return;
+    if (this._state === 'connected') this.sendAlert(0);
+    this.closeQuietly();
+  }
+
+  getStats(): Record<string, unknown> {
+    return { state: this._state, role: this.role, srtpProfile: this.profileName, ...this.stats };
+  }
+}
