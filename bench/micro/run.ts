@@ -4,6 +4,7 @@
  */
 const all: Record<string, () => Promise<{ run(): void }>> = {
   rtp: () => import('./rtp.js'),
+  stun: () => import('./stun.js'),
 };
 
 const wanted = process.argv.slice(2);
