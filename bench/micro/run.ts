@@ -5,6 +5,7 @@
 const all: Record<string, () => Promise<{ run(): void }>> = {
   rtp: () => import('./rtp.js'),
   stun: () => import('./stun.js'),
+  codecs: () => import('./codecs.js'),
 };
 
 const wanted = process.argv.slice(2);
