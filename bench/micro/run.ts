@@ -6,6 +6,7 @@ const all: Record<string, () => Promise<{ run(): void }>> = {
   rtp: () => import('./rtp.js'),
   stun: () => import('./stun.js'),
   codecs: () => import('./codecs.js'),
+  rtcp: () => import('./rtcp.js'),
 };
 
 const wanted = process.argv.slice(2);
