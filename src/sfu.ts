@@ -11,6 +11,7 @@ import { defaultConfig, type SfuConfig } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ClosedError, SfuError } from './errors.js';
 import { VERSION } from './version.js';
+import { WebRtcServer } from './transport/webrtc-server.js';
 
 export interface SfuOptions {
   config?: Partial<SfuConfig>;
@@ -21,6 +22,7 @@ export class Sfu {
   readonly config: SfuConfig;
   private readonly log: Logger;
   private readonly http: Server;
+  private media: WebRtcServer | undefined;
   private closed = false;
   private readonly startedAt = Date.now();
 
@@ -38,7 +40,29 @@ export class Sfu {
     return sfu;
   }
 
+  /** The media side: UDP mux, DTLS certificate, transports. */
+  get webRtcServer(): WebRtcServer {
+    if (!this.media) throw new ClosedError('sfu');
+    return this.media;
+  }
+
   private async listen(): Promise<void> {
+    const c = this.config;
+    this.media = await WebRtcServer.create({
+      listen: [{ ip: c.udpHost, port: c.udpPort, announcedIp: c.announcedIp }],
+      logger: this.log.child({ tag: 'transport' }),
+    });
+    const mux = this.media.muxes[0]!;
+    this.log.info({ udp: `${mux.host}:${mux.port}`, announcedIp: c.announcedIp, fingerprint: this.media.certificate.fingerprint }, 'media listening');
+    try {
+      await this.listenHttp();
+    } catch (err) {
+      await this.media.close();
+      throw err;
+    }
+  }
+
+  private async listenHttp(): Promise<void> {
     const { host, port } = this.config.listen;
     this.http.listen(port, host);
     try {
@@ -80,6 +104,10 @@ export class Sfu {
     return { version: VERSION, config: this.config, closed: this.closed };
   }
 
+  getStats(): Record<string, unknown> {
+    return { media: this.media?.getStats() };
+  }
+
   /** Stops listening and closes every connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -87,7 +115,7 @@ export class Sfu {
     const done = once(this.http, 'close');
     this.http.close();
     this.http.closeAllConnections();
-    await done;
+    await Promise.all([done, this.media?.close()]);
     this.log.info('closed');
   }
 }

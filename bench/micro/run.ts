@@ -7,6 +7,7 @@ const all: Record<string, () => Promise<{ run(): void }>> = {
   stun: () => import('./stun.js'),
   codecs: () => import('./codecs.js'),
   rtcp: () => import('./rtcp.js'),
+  srtp: () => import('./srtp.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -39,7 +39,10 @@ function start(args: string[]): Run {
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`starts, logs where it listens, serves /health, stops cleanly on ${sig}`, async (t) => {
-    const run = start(['--listen', '127.0.0.1:0', '--log-format', 'json']);
+    const run = start(['--listen', '127.0.0.1:0', '--udp-port', '0', '--log-format', 'json']);
+    const media = await run.waitFor('media listening');
+    t.match(String(media.udp), /^127\.0\.0\.1:\d+$/);
+    t.match(String(media.fingerprint), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     const listening = await run.waitFor('signalling and HTTP listening');
     const url = String(listening.http);
     t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -54,12 +57,22 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 t.test('a taken port is a clear fatal error and exit code 1', async (t) => {
-  const first = start(['--listen', '127.0.0.1:0', '--log-format', 'json']);
+  const first = start(['--listen', '127.0.0.1:0', '--udp-port', '0', '--log-format', 'json']);
   const url = new URL(String((await first.waitFor('signalling and HTTP listening')).http));
-  const second = start(['--listen', `127.0.0.1:${url.port}`, '--log-format', 'json']);
+  const second = start(['--listen', `127.0.0.1:${url.port}`, '--udp-port', '0', '--log-format', 'json']);
   t.equal(await second.exit, 1);
   t.ok(second.lines.some((l) => l.msg === 'sfud could not start' && l.level === 60));
   first.kill('SIGTERM');
+  t.equal(await first.exit, 0);
+});
+
+t.test('a taken UDP port is a clear fatal error too', async (t) => {
+  const first = start(['--listen', '127.0.0.1:0', '--udp-port', '0', '--log-format', 'json']);
+  const udp = String((await first.waitFor('media listening')).udp);
+  const second = start(['--listen', '127.0.0.1:0', '--udp-port', udp.split(':')[1]!, '--log-format', 'json']);
+  t.equal(await second.exit, 1);
+  t.ok(second.lines.some((l) => l.msg === 'sfud could not start' && JSON.stringify(l).includes('cannot bind UDP')));
+  first.kill('SIGINT');
   t.equal(await first.exit, 0);
 });
 
