@@ -318,6 +318,32 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     return true;
   }
 
+  /** SRTP trailer room `sendRtpOwned` needs after the packet. */
+  readonly rtpTrailerRoom = SrtpSession.MAX_TRAILER;
+
+  /**
+   * Encrypts `buf` in place (it must have `rtpTrailerRoom` spare bytes after
+   * `length`) and sends it; the caller gives the buffer up. This is the
+   * router's path: the consumer already made its own copy to rewrite.
+   */
+  sendRtpOwned(buf: Buffer, length: number): boolean {
+    const out = this.srtpOut;
+    const path = this.path;
+    if (!out || !path) {
+      this.stats.drops[out ? TransportDrop.NoPath : TransportDrop.SrtpNotReady]++;
+      return false;
+    }
+    const n = out.protectRtp(buf, 0, length, buf, 0);
+    if (n < 0) {
+      this.stats.drops[TransportDrop.SrtpMalformed]++;
+      return false;
+    }
+    this.stats.rtpPacketsOut++;
+    this.stats.rtpBytesOut += length;
+    path.mux.send(buf, 0, n, path.tuple);
+    return true;
+  }
+
   sendRtcp(buf: Buffer, offset: number, length: number): boolean {
     const out = this.srtpOut;
     const path = this.path;
