@@ -8,6 +8,7 @@ const all: Record<string, () => Promise<{ run(): void }>> = {
   codecs: () => import('./codecs.js'),
   rtcp: () => import('./rtcp.js'),
   srtp: () => import('./srtp.js'),
+  feedback: () => import('./feedback.js'),
 };
 
 const wanted = process.argv.slice(2);
