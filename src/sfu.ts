@@ -12,10 +12,16 @@ import { silentLogger, type Logger } from './logger.js';
 import { ClosedError, SfuError } from './errors.js';
 import { VERSION } from './version.js';
 import { WebRtcServer } from './transport/webrtc-server.js';
+import { RoomRegistry } from './router/room.js';
+import { IonPeer } from './signal/ion-peer.js';
+import { createDemoHandler } from './signal/demo/handler.js';
+import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail } from './signal/jsonrpc/index.js';
 
 export interface SfuOptions {
   config?: Partial<SfuConfig>;
   logger?: Logger;
+  /** ICE checks from remote addresses this rejects are dropped (an ACL for the media port). */
+  acceptRemote?: (address: string) => boolean;
 }
 
 export class Sfu {
@@ -23,6 +29,10 @@ export class Sfu {
   private readonly log: Logger;
   private readonly http: Server;
   private media: WebRtcServer | undefined;
+  readonly rooms = new RoomRegistry();
+  private readonly signal: SignalWsServer;
+  private readonly admin: AdminApi;
+  private readonly demo = createDemoHandler();
   private closed = false;
   private readonly startedAt = Date.now();
 
@@ -30,13 +40,54 @@ export class Sfu {
     this.config = config;
     this.log = log;
     this.http = createServer((req, res) => this.onHttp(req, res));
+    this.signal = new SignalWsServer({
+      factory: { create: (notify) => new IonPeer({ rooms: this.rooms, server: this.webRtcServer, notify, logger: this.log.child({ tag: 'peer' }) }) },
+      logger: this.log.child({ tag: 'signal' }),
+    });
+    this.signal.attach(this.http);
+    this.admin = this.createAdminApi();
+  }
+
+  /** The backend API behind HTTP JSON-RPC (`POST /rpc`). */
+  private createAdminApi(): AdminApi {
+    const detail = (sid: string): RoomDetail | undefined => {
+      const room = this.rooms.get(sid);
+      if (!room) return undefined;
+      return {
+        sid,
+        peers: room.memberList.map((m) => ({
+          uid: m.uid,
+          tracks: m.producers.map((p) => ({ id: p.trackId, kind: p.kind, streamId: p.streamId })),
+        })),
+        stats: { ageMs: Date.now() - room.createdAt, ...room.trafficStats() },
+      };
+    };
+    return {
+      ping: () => ({ pong: true, version: VERSION, uptimeSec: Math.round((Date.now() - this.startedAt) / 1000) }),
+      listRooms: () => this.rooms.list.map((r) => ({ sid: r.sid, peers: r.memberCount, tracks: r.producers.length })),
+      getRoom: detail,
+      closeRoom: (sid) => {
+        const room = this.rooms.get(sid);
+        if (!room) return false;
+        room.close();
+        return true;
+      },
+      removePeer: (sid, uid) => {
+        const room = this.rooms.get(sid);
+        if (!room) return 'room-not-found';
+        const m = room.getMember(uid);
+        if (!m) return 'peer-not-found';
+        m.close('removed by the admin API');
+        return 'removed';
+      },
+    };
   }
 
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */
   static async create(opts: SfuOptions = {}): Promise<Sfu> {
     const config = { ...defaultConfig(), ...opts.config };
     const sfu = new Sfu(config, opts.logger ?? silentLogger());
-    await sfu.listen();
+    await sfu.listen(opts.acceptRemote);
     return sfu;
   }
 
@@ -46,10 +97,11 @@ export class Sfu {
     return this.media;
   }
 
-  private async listen(): Promise<void> {
+  private async listen(acceptRemote?: (address: string) => boolean): Promise<void> {
     const c = this.config;
     this.media = await WebRtcServer.create({
       listen: [{ ip: c.udpHost, port: c.udpPort, announcedIp: c.announcedIp }],
+      acceptRemote,
       logger: this.log.child({ tag: 'transport' }),
     });
     const mux = this.media.muxes[0]!;
@@ -87,6 +139,11 @@ export class Sfu {
 
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === RPC_PATH) {
+      void handleHttpJsonRpc(req, res, this.admin);
+      return;
+    }
+    if (this.demo(req, res)) return;
     if (req.method === 'GET' && path === '/health') {
       this.reply(res, 200, { status: 'ok', version: VERSION, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) });
       return;
@@ -112,6 +169,8 @@ export class Sfu {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.signal.close();
+    this.rooms.closeAll();
     const done = once(this.http, 'close');
     this.http.close();
     this.http.closeAllConnections();

@@ -92,6 +92,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
   private readonly descriptors: CodecDescriptors = createCodecDescriptors();
   private readonly ctx: PacketContext;
   private consumers: Consumer[] = [];
+  /** Receives each packet's RFC 6464 level (set by the room's audio-level observer). */
+  audioLevelSink: ((level: number) => void) | undefined;
   private _closed = false;
   private _paused = false;
   /** Last keyframe arrival (ms) and the last time a consumer asked for one. */
@@ -178,6 +180,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
         if (b >= 0) {
           ctx.audioLevel = b & 0x7f;
           ctx.voiceActivity = (b & 0x80) !== 0;
+          this.audioLevelSink?.(ctx.audioLevel);
         }
       }
     }

@@ -40,6 +40,7 @@ export const DropReason = {
   DtlsUnknownTuple: 'dtls-unknown-tuple',
   RtpUnknownTuple: 'rtp-unknown-tuple',
   Short: 'too-short',
+  RemoteFiltered: 'remote-filtered',
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -49,6 +50,8 @@ export interface UdpMuxOptions {
   /** Socket buffer sizes; media bursts overflow Linux's default 208 KiB. */
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /** Checks from addresses this rejects are dropped before ICE sees them (an ACL; tests keep media on loopback with it). */
+  acceptRemote?: (address: string) => boolean;
 }
 
 export class UdpMux {
@@ -59,6 +62,7 @@ export class UdpMux {
   private readonly tuples = new Map<string, Map<number, MuxTarget>>();
   private readonly ufrags = new Map<string, MuxTarget>();
   private closed = false;
+  private acceptRemote: ((address: string) => boolean) | undefined;
   readonly stats = {
     datagramsIn: 0,
     bytesIn: 0,
@@ -84,6 +88,7 @@ export class UdpMux {
     const family = isIP(opts.host);
     if (family === 0) throw new SfuError('ERR_SFUD_CONFIG', `media address "${opts.host}" is not an IP address`);
     const mux = new UdpMux(opts.host, family as 4 | 6);
+    mux.acceptRemote = opts.acceptRemote;
     const s = mux.socket;
     try {
       const listening = once(s, 'listening');
@@ -165,6 +170,7 @@ export class UdpMux {
       if (!stun) return this.drop(DropReason.StunMalformed);
       let to = target;
       if (!to) {
+        if (this.acceptRemote && !this.acceptRemote(rinfo.address)) return this.drop(DropReason.RemoteFiltered);
         const username = stun.username;
         const colon = username === undefined ? -1 : username.indexOf(':');
         to = username === undefined ? undefined : this.ufrags.get(colon < 0 ? username : username.slice(0, colon));

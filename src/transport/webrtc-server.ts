@@ -32,6 +32,8 @@ export interface WebRtcServerOptions {
   srtpProfiles?: readonly SrtpProfileName[];
   consentTimeoutMs?: number;
   tickMs?: number;
+  /** ICE checks from remote addresses this rejects are dropped (an ACL). */
+  acceptRemote?: (address: string) => boolean;
 }
 
 export interface CreateTransportOptions {
@@ -71,7 +73,7 @@ export class WebRtcServer extends EventEmitter<WebRtcServerEvents> {
     const certificate = opts.certificate ?? (await generateCertificate());
     const muxes: UdpMux[] = [];
     try {
-      for (const l of opts.listen) muxes.push(await UdpMux.bind({ host: l.ip, port: l.port }));
+      for (const l of opts.listen) muxes.push(await UdpMux.bind({ host: l.ip, port: l.port, acceptRemote: opts.acceptRemote }));
     } catch (err) {
       await Promise.all(muxes.map((m) => m.close()));
       throw err;

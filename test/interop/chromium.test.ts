@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { WebRtcServer } from '../../src/transport/webrtc-server.js';
 import type { SrtpProfileName } from '../../src/dtls/dtls-transport.js';
-import { answerOffer, echoDataChannels, startEcho, waitFor } from './echo.js';
+import { answerOffer, echoDataChannels, isLoopback, startEcho, waitFor } from './echo.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) {
@@ -63,7 +63,7 @@ async function newPage(): Promise<Page> {
 
 for (const profile of ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80'] as SrtpProfileName[]) {
   t.test(`Chromium peer with ${profile}`, async (t) => {
-    const server = await WebRtcServer.create({ listen: [{ ip: '127.0.0.1', port: 0 }], srtpProfiles: [profile] });
+    const server = await WebRtcServer.create({ listen: [{ ip: '127.0.0.1', port: 0 }], acceptRemote: isLoopback, srtpProfiles: [profile] });
     t.teardown(() => server.close());
     const transport = server.createWebRtcTransport({ enableSctp: true });
     const peerChannels = echoDataChannels(transport);
@@ -95,6 +95,8 @@ for (const profile of ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80'] as SrtpPro
     }, plan.answer);
 
     await waitFor('DTLS connected', () => transport.dtlsState === 'connected');
+    t.ok(isLoopback(transport.selectedTuple!.address), `media path on loopback (${transport.selectedTuple!.address})`);
+  t.ok(isLoopback(transport.selectedTuple!.address), `media path on loopback (${transport.selectedTuple!.address})`);
     t.equal(transport.srtpProfile, profile, `negotiated ${profile}`);
     // Chrome nominates (USE-CANDIDATE) on its own schedule, sometimes after DTLS is up.
     await waitFor('ICE nomination', () => transport.ice.state === 'completed');

@@ -162,3 +162,8 @@ export async function waitFor(what: string, check: () => boolean, ms = 15_000): 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Tests keep every datagram on loopback: sfud answers ICE checks only from these addresses. */
+export function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}

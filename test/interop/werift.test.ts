@@ -4,10 +4,10 @@
 import t from 'tap';
 import { RTCPeerConnection, RtpHeader, RtpPacket, type RTCDataChannel, type MediaStreamTrack } from 'werift';
 import { WebRtcServer } from '../../src/transport/webrtc-server.js';
-import { answerOffer, echoDataChannels, startEcho, waitFor } from './echo.js';
+import { answerOffer, echoDataChannels, isLoopback, startEcho, waitFor } from './echo.js';
 
 t.test('werift peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both ways', async (t) => {
-  const server = await WebRtcServer.create({ listen: [{ ip: '127.0.0.1', port: 0 }] });
+  const server = await WebRtcServer.create({ listen: [{ ip: '127.0.0.1', port: 0 }], acceptRemote: isLoopback });
   t.teardown(() => server.close());
   const transport = server.createWebRtcTransport({ enableSctp: true });
   const peerChannels = echoDataChannels(transport);
@@ -42,6 +42,7 @@ t.test('werift peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both wa
   await pc.setRemoteDescription({ type: 'answer', sdp: plan.answer });
 
   await waitFor('DTLS connected', () => transport.dtlsState === 'connected');
+  t.ok(isLoopback(transport.selectedTuple!.address), `media path on loopback (${transport.selectedTuple!.address})`);
   t.equal(transport.srtpProfile, 'AEAD_AES_128_GCM', 'werift offers GCM first');
   const pt = plan.streams.find((s) => s.kind === 'video')!.pt;
   // werift's sender stamps its own SSRC and keeps sequence numbers as given.

@@ -5,7 +5,7 @@
 import t from 'tap';
 import wrtc from '@roamhq/wrtc';
 import { WebRtcServer } from '../../src/transport/webrtc-server.js';
-import { answerOffer, echoDataChannels, startEcho, waitFor } from './echo.js';
+import { answerOffer, echoDataChannels, isLoopback, startEcho, waitFor } from './echo.js';
 
 const { RTCPeerConnection, nonstandard } = wrtc;
 
@@ -44,7 +44,7 @@ function startSources() {
 }
 
 t.test('libwebrtc peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both ways', async (t) => {
-  const server = await WebRtcServer.create({ listen: [{ ip: '127.0.0.1', port: 0 }] });
+  const server = await WebRtcServer.create({ listen: [{ ip: '127.0.0.1', port: 0 }], acceptRemote: isLoopback });
   t.teardown(() => server.close());
   const transport = server.createWebRtcTransport({ enableSctp: true });
   const peerChannels = echoDataChannels(transport);
@@ -84,6 +84,7 @@ t.test('libwebrtc peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both
   await pc.setRemoteDescription({ type: 'answer', sdp: plan.answer });
 
   await waitFor('DTLS connected', () => transport.dtlsState === 'connected');
+  t.ok(isLoopback(transport.selectedTuple!.address), `media path on loopback (${transport.selectedTuple!.address})`);
   t.equal(transport.ice.state, 'completed', 'the peer nominated a pair');
   t.equal(transport.srtpProfile, 'AES_CM_128_HMAC_SHA1_80', 'libwebrtc in wrtc offers only AES-CM');
   await waitFor('echoed video decoded by the peer', () => framesDecoded >= 10);

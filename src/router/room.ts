@@ -1,0 +1,200 @@
+/**
+ * Room (ion-sfu "session", keyed by `sid`): the peers in it, the tracks they
+ * publish, the data-channel labels fanned out between them, and the
+ * `audioLevels` observer. A room closes itself when its last peer leaves.
+ *
+ * The room only knows peers through `RoomMember`, so the signalling flavour
+ * (ion-sfu JSON-RPC today) stays outside the router.
+ */
+import { EventEmitter } from 'node:events';
+import type { Producer } from './producer.js';
+import { AudioLevelObserver, type AudioLevelOptions } from '../speaker/audio-levels.js';
+
+export interface RoomMember {
+  readonly uid: string;
+  readonly producers: readonly Producer[];
+  /** A producer of another member appeared: subscribe to it (unless the member opted out). */
+  onProducerAdded(producer: Producer): void;
+  /** Another member opened a fan-out data channel with this label. */
+  onFanoutLabel(label: string): void;
+  /** A fan-out message from another member on `label`. */
+  onFanoutMessage(label: string, data: string | Buffer): void;
+  /** A JSON message for the member's `ion-sfu` channel. */
+  sendApi(message: string): void;
+  /** Packets and bytes sent to this member. */
+  egressStats(): { packets: number; bytes: number };
+  /** Closes the member (admin removal, room closed). */
+  close(reason: string): void;
+}
+
+export interface RoomEvents {
+  close: [];
+  memberjoined: [member: RoomMember];
+  memberleft: [member: RoomMember];
+}
+
+export class Room extends EventEmitter<RoomEvents> {
+  readonly sid: string;
+  private readonly members = new Map<string, RoomMember>();
+  private readonly fanoutLabels = new Set<string>();
+  /** The last audioLevels message, so a newcomer learns who speaks without waiting for a change. */
+  private lastSpeakers: string | undefined;
+  readonly audioLevels: AudioLevelObserver;
+  private readonly levelTimer: NodeJS.Timeout;
+  private _closed = false;
+  readonly createdAt = Date.now();
+
+  constructor(sid: string, audio: AudioLevelOptions = {}) {
+    super();
+    this.sid = sid;
+    this.audioLevels = new AudioLevelObserver(audio);
+    this.levelTimer = setInterval(() => this.tickAudioLevels(), this.audioLevels.intervalMs);
+    this.levelTimer.unref();
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  getMember(uid: string): RoomMember | undefined {
+    return this.members.get(uid);
+  }
+
+  get memberList(): RoomMember[] {
+    return [...this.members.values()];
+  }
+
+  /** Packet and byte counters over the room's producers (ingress) and their consumers (egress). */
+  trafficStats(): { packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number } {
+    let packetsIn = 0;
+    let bytesIn = 0;
+    for (const p of this.producers) {
+      packetsIn += p.stats.packets;
+      bytesIn += p.stats.bytes;
+    }
+    let packetsOut = 0;
+    let bytesOut = 0;
+    for (const m of this.members.values()) {
+      const t = m.egressStats();
+      packetsOut += t.packets;
+      bytesOut += t.bytes;
+    }
+    return { packetsIn, bytesIn, packetsOut, bytesOut };
+  }
+
+  /** Every producer of every member. */
+  get producers(): Producer[] {
+    const out: Producer[] = [];
+    for (const m of this.members.values()) out.push(...m.producers);
+    return out;
+  }
+
+  /**
+   * Adds a member. A uid already present is replaced: the old member is
+   * closed first (ion-sfu leaves it running, which leaks; issue #544/#495).
+   */
+  join(member: RoomMember): void {
+    const old = this.members.get(member.uid);
+    if (old && old !== member) old.close('replaced by a new join with the same uid');
+    this.members.set(member.uid, member);
+    for (const label of this.fanoutLabels) member.onFanoutLabel(label);
+    // ion-sfu sends audioLevels only on change, so a late joiner waits for the next change; sfud tells it now.
+    if (this.lastSpeakers) member.sendApi(this.lastSpeakers);
+    this.emit('memberjoined', member);
+  }
+
+  /** Existing producers of the other members, for a new subscriber. */
+  producersFor(member: RoomMember): Producer[] {
+    const out: Producer[] = [];
+    for (const m of this.members.values()) if (m !== member) out.push(...m.producers);
+    return out;
+  }
+
+  /** A member published a track: every other member gets it. */
+  producerAdded(from: RoomMember, producer: Producer): void {
+    if (producer.kind === 'audio') {
+      const observer = this.audioLevels;
+      const handle = observer.addStream(producer.streamId);
+      producer.audioLevelSink = (level) => observer.observe(handle, level);
+    }
+    for (const m of this.members.values()) if (m !== from) m.onProducerAdded(producer);
+  }
+
+  producerRemoved(producer: Producer): void {
+    if (producer.kind !== 'audio') return;
+    const stillThere = this.producers.some((p) => p !== producer && p.kind === 'audio' && p.streamId === producer.streamId);
+    if (!stillThere) this.audioLevels.removeStream(producer.streamId);
+  }
+
+  /** A member opened a data channel with a label other than `ion-sfu`: fan it out. */
+  addFanoutLabel(from: RoomMember, label: string): void {
+    if (this.fanoutLabels.has(label)) return;
+    this.fanoutLabels.add(label);
+    for (const m of this.members.values()) if (m !== from) m.onFanoutLabel(label);
+  }
+
+  /** Copies a message to every other member's channel with that label (text stays text). */
+  fanout(from: RoomMember, label: string, data: string | Buffer): void {
+    for (const m of this.members.values()) if (m !== from) m.onFanoutMessage(label, data);
+  }
+
+  leave(member: RoomMember): void {
+    if (this.members.get(member.uid) !== member) return;
+    this.members.delete(member.uid);
+    this.emit('memberleft', member);
+    if (this.members.size === 0) this.close();
+  }
+
+  private tickAudioLevels(): void {
+    const speakers = this.audioLevels.tick();
+    if (!speakers) return;
+    const msg = JSON.stringify({ method: 'audioLevels', params: speakers });
+    this.lastSpeakers = msg;
+    for (const m of this.members.values()) m.sendApi(msg);
+  }
+
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    clearInterval(this.levelTimer);
+    const members = [...this.members.values()];
+    this.members.clear();
+    for (const m of members) m.close('room closed');
+    this.emit('close');
+  }
+}
+
+/** The rooms of one SFU, by sid. */
+export class RoomRegistry {
+  private readonly rooms = new Map<string, Room>();
+  constructor(private readonly audio: AudioLevelOptions = {}) {}
+
+  getOrCreate(sid: string): Room {
+    let room = this.rooms.get(sid);
+    if (!room || room.closed) {
+      const r = new Room(sid, this.audio);
+      r.once('close', () => {
+        if (this.rooms.get(sid) === r) this.rooms.delete(sid);
+      });
+      this.rooms.set(sid, r);
+      room = r;
+    }
+    return room;
+  }
+
+  get(sid: string): Room | undefined {
+    return this.rooms.get(sid);
+  }
+
+  get list(): Room[] {
+    return [...this.rooms.values()];
+  }
+
+  closeAll(): void {
+    for (const r of [...this.rooms.values()]) r.close();
+  }
+}

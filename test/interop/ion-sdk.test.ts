@@ -1,0 +1,151 @@
+// ion-sdk-js 1.8.2 clients in Node (libwebrtc globals from @roamhq/wrtc, ws)
+// against a real sfud: two publishers and a late joiner in one room, every
+// subscriber decodes every other publisher's video; a data channel message
+// fans out; speaker messages arrive; a publisher leaves and its tracks go.
+import t from 'tap';
+import wrtc from '@roamhq/wrtc';
+import { WebSocket } from 'ws';
+import { Sfu } from '../../src/sfu.js';
+import { isLoopback, waitFor } from './echo.js';
+
+// NOTE: @roamhq/wrtc segfaults in native teardown when a process that used an
+// RTCVideoSource exits on its own; see test/interop/wrtc.test.ts.
+process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
+
+const g = globalThis as Record<string, unknown>;
+g.MediaStream ??= wrtc.MediaStream;
+g.RTCPeerConnection ??= wrtc.RTCPeerConnection;
+g.RTCRtpSender ??= wrtc.RTCRtpSender;
+g.WebSocket ??= WebSocket;
+const { Client, LocalStream } = await import('ion-sdk-js');
+const { IonSFUJSONRPCSignal } = await import('ion-sdk-js/lib/signal/json-rpc-impl.js');
+const { nonstandard } = wrtc;
+
+interface Participant {
+  name: string;
+  client: InstanceType<typeof Client>;
+  signal: InstanceType<typeof IonSFUJSONRPCSignal>;
+  streamId?: string;
+  /** Frames decoded per remote stream id. */
+  frames: Map<string, number>;
+  /** Audio samples received per remote stream id. */
+  audio: Map<string, number>;
+  speakers: string[][];
+  messages: string[];
+  stop(): void;
+}
+
+function source(width: number, height: number, level: number) {
+  const video = new nonstandard.RTCVideoSource();
+  const data = new Uint8ClampedArray((width * height * 3) / 2);
+  let n = 0;
+  const vt = setInterval(() => {
+    n++;
+    for (let i = 0; i < width * height; i += 7) data[i] = (i + n * 5) & 0xff;
+    video.onFrame({ width, height, data });
+  }, 33);
+  const audio = new nonstandard.RTCAudioSource();
+  const samples = new Int16Array(480);
+  let phase = 0;
+  const at = setInterval(() => {
+    for (let i = 0; i < samples.length; i++) samples[i] = Math.round(level * Math.sin((phase++ * 2 * Math.PI * 300) / 48000));
+    audio.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 });
+  }, 10);
+  const tracks = [audio.createTrack(), video.createTrack()];
+  return {
+    tracks,
+    stop: () => {
+      clearInterval(vt);
+      clearInterval(at);
+      for (const tr of tracks) tr.stop();
+    },
+  };
+}
+
+async function join(url: string, room: string, name: string, publish?: { width: number; height: number; level: number }): Promise<Participant> {
+  const signal = new IonSFUJSONRPCSignal(url);
+  const client = new Client(signal, { codec: 'vp8', iceServers: [] } as never);
+  const p: Participant = { name, client, signal, frames: new Map(), audio: new Map(), speakers: [], messages: [], stop: () => {} };
+  const sinks: { stop(): void }[] = [];
+  client.ontrack = (track: { kind: string }, stream: { id: string }) => {
+    if (track.kind === 'video') {
+      const sink = new nonstandard.RTCVideoSink(track);
+      sink.onframe = () => p.frames.set(stream.id, (p.frames.get(stream.id) ?? 0) + 1);
+      sinks.push(sink);
+    } else {
+      const sink = new nonstandard.RTCAudioSink(track);
+      sink.ondata = (d: { samples: Int16Array }) => p.audio.set(stream.id, (p.audio.get(stream.id) ?? 0) + d.samples.length);
+      sinks.push(sink);
+    }
+  };
+  client.onspeaker = (ids: string[]) => p.speakers.push(ids);
+  client.ondatachannel = (ev: RTCDataChannelEvent) => {
+    ev.channel.onmessage = (m) => p.messages.push(String(m.data));
+  };
+  await new Promise<void>((resolve) => (signal.onopen = () => resolve()));
+  await client.join(room, name);
+  let src: ReturnType<typeof source> | undefined;
+  if (publish) {
+    src = source(publish.width, publish.height, publish.level);
+    const ms = new wrtc.MediaStream(src.tracks);
+    const local = new LocalStream(ms, { resolution: 'vga', codec: 'vp8', audio: true, video: true, simulcast: false } as never);
+    // LocalStream is a new MediaStream (a new id) around the tracks; its id is what others see.
+    p.streamId = (local as unknown as { id: string }).id;
+    client.publish(local);
+  }
+  p.stop = () => {
+    for (const s of sinks) s.stop();
+    src?.stop();
+    client.close();
+  };
+  return p;
+}
+
+t.test('two publishers and a late joiner through sfud', async (t) => {
+  const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
+  t.teardown(() => sfu.close());
+  const url = `${sfu.httpUrl.replace('http', 'ws')}/ws`;
+  const everyone: Participant[] = [];
+  t.teardown(() => {
+    for (const p of everyone) p.stop();
+  });
+
+  const alice = await join(url, 'room1', 'alice', { width: 320, height: 240, level: 12000 });
+  everyone.push(alice);
+  const bob = await join(url, 'room1', 'bob', { width: 160, height: 120, level: 0 });
+  everyone.push(bob);
+  await waitFor('alice decodes bob and bob decodes alice', () => (alice.frames.get(bob.streamId!) ?? 0) >= 10 && (bob.frames.get(alice.streamId!) ?? 0) >= 10, 30_000);
+  await waitFor('audio both ways', () => (alice.audio.get(bob.streamId!) ?? 0) > 4800 && (bob.audio.get(alice.streamId!) ?? 0) > 4800);
+
+  const carol = await join(url, 'room1', 'carol');
+  everyone.push(carol);
+  await waitFor('the late joiner decodes both publishers', () => (carol.frames.get(alice.streamId!) ?? 0) >= 10 && (carol.frames.get(bob.streamId!) ?? 0) >= 10, 30_000);
+  t.pass(`frames: alice<-bob ${alice.frames.get(bob.streamId!)}, bob<-alice ${bob.frames.get(alice.streamId!)}, carol<-alice ${carol.frames.get(alice.streamId!)}, carol<-bob ${carol.frames.get(bob.streamId!)}`);
+
+  // Speaker: alice sends a loud tone, bob silence (wrtc's Opus encoder sets the audio level extension).
+  await waitFor('audioLevels naming alice', () => alice.speakers.some((ids) => ids.includes(alice.streamId!)), 10_000);
+  // ion-sfu sends only changes, so a late joiner would wait; sfud sends it the current list.
+  await waitFor('the late joiner learns the current speaker', () => carol.speakers.some((ids) => ids.includes(alice.streamId!)), 10_000);
+  t.notOk(alice.speakers.some((ids) => ids.includes(bob.streamId!)), 'silent bob is never a speaker');
+
+  // Data channel fan-out: alice opens "chat" on her publisher connection.
+  const chat = alice.client.createDataChannel('chat');
+  await waitFor('chat open at alice', () => chat.readyState === 'open');
+  await waitFor('chat channel reaches the others', () => sfu.rooms.get('room1')!.memberCount === 3);
+  // The fan-out channel opens on the others' subscriber connections asynchronously.
+  const deadline = Date.now() + 10_000;
+  while (!(bob.messages.includes('hi all') && carol.messages.includes('hi all')) && Date.now() < deadline) {
+    chat.send('hi all');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.ok(bob.messages.includes('hi all') && carol.messages.includes('hi all'), 'a data channel message fans out');
+
+  // Bob leaves: his tracks go from the room.
+  bob.stop();
+  await waitFor('bob gone from the room', () => sfu.rooms.get('room1')!.memberCount === 2);
+  t.same(
+    sfu.rooms.get('room1')!.producers.map((p) => p.streamId).filter((s) => s === bob.streamId),
+    [],
+    'no producer of bob remains',
+  );
+});
