@@ -14,6 +14,8 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
 import type { PacketContext, Producer } from './producer.js';
+import { SenderReportGenerator } from '../rtp/feedback/index.js';
+import type { SenderReportPacket } from '../rtp/rtcp/index.js';
 
 /** Where a consumer's packets go: the subscriber's transport. */
 export interface RtpSink {
@@ -77,7 +79,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     drops: { paused: 0, waitingKeyframe: 0, payloadType: 0, stale: 0, sink: 0 },
     keyframeRequests: 0,
     resyncs: 0,
+    retransmitted: 0,
+    retransmitMisses: 0,
   };
+  private readonly sr: SenderReportGenerator;
 
   constructor(opts: ConsumerOptions) {
     super();
@@ -90,6 +95,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     for (const [from, to] of opts.payloadTypes) this.ptMap[from & 0x7f] = to & 0x7f;
     for (const [from, to] of opts.extensionIds) this.extMap[from & 0xff] = to & 0xff;
     this._paused = opts.paused ?? false;
+    this.sr = new SenderReportGenerator(this.ssrc, opts.producer.currentCodec.clockRate);
     this.waitingKeyframe = this.kind === 'video';
     opts.producer.addConsumer(this);
     if (!this._paused && this.waitingKeyframe) this.askKeyframe();
@@ -154,20 +160,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const outTs = (ctx.extTimestamp + this.tsOffset) >>> 0;
 
     const len = ctx.length;
-    const buf = Buffer.allocUnsafe(len + this.sink.rtpTrailerRoom);
-    src.buf.copy(buf, 0, src.offset, src.offset + len);
-    const out = this.out;
-    if (!out.reset(buf, 0, len)) return;
-    out.payloadType = pt;
-    out.sequenceNumber = outSeq;
-    out.timestamp = outTs;
-    out.ssrc = this.ssrc;
-    if (out.extLength > 0) out.remapExtensionIds(this.extMap);
-    if (!this.sink.sendRtpOwned(buf, len)) {
+    if (!this.send(src.buf, src.offset, len, pt, outSeq, outTs)) {
       this.stats.drops.sink++;
       return;
     }
     this.started = true;
+    this.sr.onPacketSent(outTs, src.payloadLength, now);
     if (outExtSeq > this.highestOutExtSeq) {
       this.highestOutExtSeq = outExtSeq;
       this.lastOutSeq = outSeq;
@@ -176,6 +174,52 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
     this.stats.packets++;
     this.stats.bytes += len;
+  }
+
+  /** Copies a packet, rewrites it into this consumer's numbering and sends it. */
+  private send(srcBuf: Buffer, offset: number, len: number, pt: number, seq: number, ts: number): boolean {
+    const buf = Buffer.allocUnsafe(len + this.sink.rtpTrailerRoom);
+    srcBuf.copy(buf, 0, offset, offset + len);
+    const out = this.out;
+    if (!out.reset(buf, 0, len)) return false;
+    out.payloadType = pt;
+    out.sequenceNumber = seq;
+    out.timestamp = ts;
+    out.ssrc = this.ssrc;
+    if (out.extLength > 0) out.remapExtensionIds(this.extMap);
+    return this.sink.sendRtpOwned(buf, len);
+  }
+
+  /**
+   * The subscriber NACKed `seq` (our numbering): resend it from the
+   * producer's store, as plain retransmission in the same numbering (RFC
+   * 4585; RTX toward subscribers is not offered). Packets from before the
+   * last (re)start, or gone from the store, cannot be resent.
+   */
+  retransmit(seq: number): boolean {
+    const store = this.producer.store;
+    if (!store || this._closed || !this.started) return false;
+    // Map our 16-bit number back to the producer's, through the current offset.
+    const producerSeq = (seq - this.seqOffset) & 0xffff;
+    const slot = store.get(producerSeq, this.now());
+    if (slot < 0 || store.extSeqOf(slot) < this.resyncExtSeq) {
+      this.stats.retransmitMisses++;
+      return false;
+    }
+    const off = store.offsetOf(slot);
+    const len = store.lengthOf(slot);
+    const slab = store.slab;
+    const pt = this.ptMap[slab[off + 1]! & 0x7f]!;
+    if (pt === NO_PT) return false;
+    const ts = (slab.readUInt32BE(off + 4) + this.tsOffset) >>> 0;
+    if (!this.send(slab, off, len, pt, seq, ts)) return false;
+    this.stats.retransmitted++;
+    return true;
+  }
+
+  /** A sender report for this stream, or false before anything was sent. */
+  writeSenderReport(nowMs: number, ntpNowMs: number, out: SenderReportPacket): boolean {
+    return this.sr.write(nowMs, ntpNowMs, out);
   }
 
   private askKeyframe(): void {

@@ -22,6 +22,7 @@ import {
   type CodecSummary,
 } from '../rtp/codecs/index.js';
 import type { Consumer } from './consumer.js';
+import { NackGenerator, ReceiveStatistics, RetransmissionStore } from '../rtp/feedback/index.js';
 
 export type MediaKind = 'audio' | 'video';
 
@@ -92,6 +93,12 @@ export class Producer extends EventEmitter<ProducerEvents> {
   private readonly descriptors: CodecDescriptors = createCodecDescriptors();
   private readonly ctx: PacketContext;
   private consumers: Consumer[] = [];
+  /** RFC 3550 reception statistics, for receiver reports to the publisher. */
+  readonly receiveStats: ReceiveStatistics;
+  /** Gaps to NACK toward the publisher (video only). */
+  readonly nack: NackGenerator | undefined;
+  /** Copies of recent packets, serving subscribers' NACKs (video only). */
+  readonly store: RetransmissionStore | undefined;
   /** Receives each packet's RFC 6464 level (set by the room's audio-level observer). */
   audioLevelSink: ((level: number) => void) | undefined;
   private _closed = false;
@@ -118,6 +125,11 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.codecs = opts.codecs;
     this.appData = opts.appData ?? {};
     for (const c of opts.codecs) this.codecByPt[c.payloadType & 0x7f] = c;
+    this.receiveStats = new ReceiveStatistics(opts.ssrc);
+    if (opts.kind === 'video') {
+      this.nack = new NackGenerator();
+      this.store = new RetransmissionStore();
+    }
     const first = opts.codecs[0];
     if (!first) throw new Error('a producer needs at least one codec');
     this.ctx = {
@@ -165,6 +177,11 @@ export class Producer extends EventEmitter<ProducerEvents> {
     ctx.arrivalMs = arrivalMs;
     ctx.extSeq = this.seq.update(view.sequenceNumber);
     ctx.extTimestamp = this.ts.update(view.timestamp);
+    this.receiveStats.onPacket(ctx.extSeq, view.timestamp, arrivalMs, codec.clockRate);
+    if (this.nack) {
+      this.nack.onPacket(ctx.extSeq, arrivalMs);
+      this.store!.store(view.buf, view.offset, length, ctx.extSeq, arrivalMs);
+    }
     if (!parseCodecPayload(codec.kind, view.buf, view.payloadOffset, view.payloadLength, this.descriptors, ctx.summary)) {
       // Padding-only packets (probing) have no payload: forward nothing, count nothing wrong.
       if (view.payloadLength > 0) this.stats.drops.malformedPayload++;

@@ -21,6 +21,8 @@ export interface RoomMember {
   onFanoutMessage(label: string, data: string | Buffer): void;
   /** A JSON message for the member's `ion-sfu` channel. */
   sendApi(message: string): void;
+  /** The shared RTCP timer (every ~20 ms): NACKs, reports, congestion feedback. */
+  tick(nowMs: number): void;
   /** Packets and bytes sent to this member. */
   egressStats(): { packets: number; bytes: number };
   /** Closes the member (admin removal, room closed). */
@@ -171,7 +173,17 @@ export class Room extends EventEmitter<RoomEvents> {
 /** The rooms of one SFU, by sid. */
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>();
-  constructor(private readonly audio: AudioLevelOptions = {}) {}
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly audio: AudioLevelOptions = {}) {
+    // One coarse timer for every member's RTCP (STYLE.md 9), not one per stream.
+    this.timer = setInterval(() => this.tick(), 20);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const room of this.rooms.values()) for (const m of room.memberList) m.tick(now);
+  }
 
   getOrCreate(sid: string): Room {
     let room = this.rooms.get(sid);
@@ -195,6 +207,7 @@ export class RoomRegistry {
   }
 
   closeAll(): void {
+    clearInterval(this.timer);
     for (const r of [...this.rooms.values()]) r.close();
   }
 }

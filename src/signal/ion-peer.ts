@@ -16,8 +16,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
 import { RtcpCursor, RtcpType, PsfbFmt, writeRtcp, type RtcpPacket } from '../rtp/rtcp/index.js';
-import { KeyframeRequester } from '../rtp/feedback/index.js';
-import { readSdesString, EXT_URI } from '../rtp/extensions.js';
+import { KeyframeRequester, RembEstimator, TwccRecorder, unwrapRtx } from '../rtp/feedback/index.js';
+import { readSdesString, readTransportWideSeq, EXT_URI } from '../rtp/extensions.js';
+import { NTP_UNIX_OFFSET_MS } from '../rtp/rtcp/ntp.js';
+import type { ReportBlock, SenderReportPacket, TwccPacket } from '../rtp/rtcp/index.js';
 import { codecKindFromMimeType } from '../rtp/codecs/index.js';
 import { Producer, type RouterCodec } from '../router/producer.js';
 import { Consumer } from '../router/consumer.js';
@@ -49,6 +51,11 @@ import type { Logger } from '../logger.js';
 
 export const API_CHANNEL_LABEL = 'ion-sfu';
 const NEGOTIATION_DEBOUNCE_MS = 250;
+/** RTCP cadence (DESIGN.md "RTCP"): reports every second, TWCC feedback every 100 ms. */
+const REPORT_INTERVAL_MS = 1000;
+const TWCC_INTERVAL_MS = 100;
+/** Our RTCP sender SSRC toward publishers (RFC 4585 allows any; 1 is what ion-sfu's pion stack uses too). */
+const RTCP_SENDER_SSRC = 1;
 /** Extensions forwarded to subscribers: per-hop ones (mid, rid, transport-cc) are not. */
 const FORWARDED_EXTENSIONS = new Set<string>([EXT_URI.audioLevel, EXT_URI.absSendTime, EXT_URI.videoOrientation, EXT_URI.playoutDelay]);
 
@@ -80,6 +87,9 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly producerBySsrc = new Map<number, Producer>();
   private readonly producerByMid = new Map<string, Producer>();
   private pubMidExtId = 0;
+  /** RTX (RFC 4588) from publishers: RTX SSRC -> the producer it repairs, and RTX PT -> primary PT. */
+  private readonly rtxProducerBySsrc = new Map<number, Producer>();
+  private readonly rtxPrimaryPt = new Map<Producer, Map<number, number>>();
   private readonly keyframes = new Map<Producer, KeyframeRequester>();
   private readonly subscriptions: Subscription[] = [];
   private readonly consumerBySsrc = new Map<number, Consumer>();
@@ -96,7 +106,15 @@ export class IonPeer implements SignalSession, RoomMember {
   private closed = false;
   private readonly view = new RtpView();
   private readonly rtcp = new RtcpCursor({ allowInnerPadding: true });
-  private readonly rtcpOut = Buffer.alloc(64);
+  private readonly rtcpOut = Buffer.alloc(1500);
+  private readonly nackSeqs: number[] = [];
+  /** Publisher transport-wide-cc id (0: TWCC not negotiated, REMB instead). */
+  private twccExtId = 0;
+  private readonly twcc = new TwccRecorder();
+  private readonly remb = new RembEstimator();
+  private lastReportMs = 0;
+  private lastTwccMs = 0;
+  readonly rtcpStats = { nacksSent: 0, nackedSeqs: 0, receiverReports: 0, senderReports: 0, twccFeedback: 0, remb: 0, nacksReceived: 0, retransmitted: 0, rtxReceived: 0 };
 
   constructor(opts: IonPeerOptions) {
     this.opts = opts;
@@ -132,9 +150,7 @@ export class IonPeer implements SignalSession, RoomMember {
     }
     this.pub = pub;
     pub.onRtp = (buf, len) => this.onPublisherRtp(buf, len);
-    pub.onRtcp = () => {
-      // Publisher SRs feed receiver reports once the RTCP policy lands; nothing is forwarded.
-    };
+    pub.onRtcp = (buf, len) => this.onPublisherRtcp(buf, len);
     pub.on('datachannel', (ch) => this.onPublisherChannel(ch));
     pub.on('close', (reason) => this.log.debug({ reason }, 'publisher transport closed'));
 
@@ -251,7 +267,10 @@ export class IonPeer implements SignalSession, RoomMember {
     for (const s of sections) {
       if (s.kind === 'application') continue;
       if (s.kind !== 'audio' && s.kind !== 'video') continue;
-      for (const [id, uri] of Object.entries(s.extensions)) if (uri === EXT_URI.mid) this.pubMidExtId = Number(id);
+        for (const [id, uri] of Object.entries(s.extensions)) {
+        if (uri === EXT_URI.mid) this.pubMidExtId = Number(id);
+        if (uri === EXT_URI.transportWideCc && s.feedback.transportCc) this.twccExtId = Number(id);
+      }
       const existing = this.producerByMid.get(s.mid);
       const sending = s.accepted && s.codecs.length > 0;
       if (existing && (!sending || existing.trackId !== (s.msid?.trackId ?? existing.trackId))) this.removeProducer(existing);
@@ -300,6 +319,9 @@ export class IonPeer implements SignalSession, RoomMember {
     this.keyframes.set(producer, new KeyframeRequester({ pli: s.feedback.pli, fir: s.feedback.fir }));
     this._producers.push(producer);
     this.producerByMid.set(s.mid, producer);
+    const fid = s.ssrcGroups.find((g) => g.semantics === 'FID' && g.ssrcs[0] === ssrc);
+    if (fid?.ssrcs[1] !== undefined) this.rtxProducerBySsrc.set(fid.ssrcs[1], producer);
+    this.rtxPrimaryPt.set(producer, new Map(Object.entries(s.rtx).map(([rtx, primary]) => [Number(rtx), primary])));
     if (ssrc) this.producerBySsrc.set(ssrc, producer);
     this.log.debug({ mid: s.mid, kind: s.kind, ssrc, streamId: producer.streamId }, 'producer added');
     this.room?.producerAdded(this, producer);
@@ -310,6 +332,8 @@ export class IonPeer implements SignalSession, RoomMember {
     if (i >= 0) this._producers.splice(i, 1);
     this.producerByMid.delete(p.mid);
     for (const [ssrc, x] of this.producerBySsrc) if (x === p) this.producerBySsrc.delete(ssrc);
+    for (const [ssrc, x] of this.rtxProducerBySsrc) if (x === p) this.rtxProducerBySsrc.delete(ssrc);
+    this.rtxPrimaryPt.delete(p);
     this.keyframes.delete(p);
     p.close();
     this.room?.producerRemoved(p);
@@ -320,6 +344,17 @@ export class IonPeer implements SignalSession, RoomMember {
     if (!view.reset(buf, 0, len)) return;
     let producer = this.producerBySsrc.get(view.ssrc);
     if (!producer) {
+      const repaired = this.rtxProducerBySsrc.get(view.ssrc);
+      if (repaired) {
+        // A retransmission we asked for: restore the original packet in place (RFC 4588 4).
+        const primaryPt = this.rtxPrimaryPt.get(repaired)?.get(view.payloadType);
+        if (primaryPt === undefined) return;
+        const n = unwrapRtx(buf, 0, len, this.ssrcOf(repaired), primaryPt);
+        if (n < 0 || !view.reset(buf, 0, n)) return;
+        this.rtcpStats.rtxReceived++;
+        repaired.receive(view, n, performance.now());
+        return;
+      }
       // No a=ssrc for this stream: learn the SSRC from the MID extension once.
       if (this.pubMidExtId === 0) return;
       const p = view.findExtension(this.pubMidExtId);
@@ -328,7 +363,12 @@ export class IonPeer implements SignalSession, RoomMember {
       if (!producer || producer.ssrc !== 0) return;
       this.producerBySsrc.set(view.ssrc, producer);
     }
-    producer.receive(view, len, performance.now());
+    const now = performance.now();
+    if (this.twccExtId > 0) {
+      const p = view.findExtension(this.twccExtId);
+      if (p >= 0) this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), now);
+    } else this.remb.onPacket(len, now);
+    producer.receive(view, len, now);
   }
 
   private sendKeyframeRequest(p: Producer): void {
@@ -411,6 +451,10 @@ export class IonPeer implements SignalSession, RoomMember {
   private onSubscriberRtcp(buf: Buffer, len: number): void {
     const cur = this.rtcp.reset(buf, 0, len);
     while (cur.next()) {
+      if (cur.type === RtcpType.RTPFB && cur.fmt === 1) {
+        this.onSubscriberNack(buf, cur.offset, cur.payloadEnd, cur.mediaSsrc);
+        continue;
+      }
       if (cur.type !== RtcpType.PSFB) continue;
       const fmt = cur.fmt;
       if (fmt === PsfbFmt.PLI) this.consumerBySsrc.get(cur.mediaSsrc)?.requestKeyframe();
@@ -418,6 +462,127 @@ export class IonPeer implements SignalSession, RoomMember {
         // FIR names the SSRC in its FCI entry (RFC 5104 4.3.1), not in the media SSRC field.
         this.consumerBySsrc.get(buf.readUInt32BE(cur.offset + 12))?.requestKeyframe();
       }
+    }
+  }
+
+  /** Generic NACK (RFC 4585 6.2.1): PID + BLP pairs after the 12-byte header; served from the store. */
+  private onSubscriberNack(buf: Buffer, offset: number, end: number, mediaSsrc: number): void {
+    const consumer = this.consumerBySsrc.get(mediaSsrc);
+    this.rtcpStats.nacksReceived++;
+    if (!consumer) return;
+    for (let p = offset + 12; p + 4 <= end; p += 4) {
+      const pid = buf.readUInt16BE(p);
+      const blp = buf.readUInt16BE(p + 2);
+      if (consumer.retransmit(pid)) this.rtcpStats.retransmitted++;
+      for (let i = 0; i < 16; i++) {
+        if (blp & (1 << i) && consumer.retransmit((pid + i + 1) & 0xffff)) this.rtcpStats.retransmitted++;
+      }
+    }
+  }
+
+  /** Publisher SRs give receiver reports their LSR/DLSR; nothing of the publisher's RTCP is forwarded. */
+  private onPublisherRtcp(buf: Buffer, len: number): void {
+    const cur = this.rtcp.reset(buf, 0, len);
+    while (cur.next()) {
+      if (cur.type !== RtcpType.SR || cur.length < 28) continue;
+      const producer = this.producerBySsrc.get(cur.senderSsrc);
+      // The middle 32 bits of the NTP timestamp (RFC 3550 6.4.1 LSR).
+      producer?.receiveStats.onSenderReport(buf.readUInt32BE(cur.offset + 10) >>> 0, performance.now());
+    }
+  }
+
+  /**
+   * Called every ~20 ms by the SFU's shared RTCP timer: NACKs toward the
+   * publisher (and a keyframe request when a gap is given up), and on their
+   * own cadences TWCC/REMB feedback, receiver reports to the publisher and
+   * sender reports + SDES to the subscriber.
+   */
+  tick(now: number): void {
+    const pub = this.pub;
+    if (this.closed || !pub || pub.dtlsState !== 'connected') return;
+    for (const p of this._producers) {
+      const nack = p.nack;
+      if (!nack) continue;
+      const n = nack.collect(now, 50, this.nackSeqs);
+      if (n > 0) {
+        const mediaSsrc = this.ssrcOf(p);
+        const len = writeRtcp({ type: 'nack', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc, lost: this.nackSeqs.slice(0, n) }, this.rtcpOut, 0);
+        if (pub.sendRtcp(this.rtcpOut, 0, len)) {
+          this.rtcpStats.nacksSent++;
+          this.rtcpStats.nackedSeqs += n;
+        }
+      }
+      if (nack.keyframeNeeded) {
+        nack.keyframeNeeded = false;
+        p.requestKeyframe();
+      }
+    }
+    if (now - this.lastTwccMs >= TWCC_INTERVAL_MS) {
+      this.lastTwccMs = now;
+      this.sendCongestionFeedback(pub, now);
+    }
+    if (now - this.lastReportMs >= REPORT_INTERVAL_MS) {
+      this.lastReportMs = now;
+      this.sendReceiverReports(pub, now);
+      this.sendSenderReports(now);
+    }
+  }
+
+  private ssrcOf(p: Producer): number {
+    if (p.ssrc) return p.ssrc;
+    for (const [ssrc, x] of this.producerBySsrc) if (x === p) return ssrc;
+    return 0;
+  }
+
+  private sendCongestionFeedback(pub: WebRtcTransport, now: number): void {
+    const media = this._producers[0];
+    if (!media) return;
+    if (this.twccExtId > 0) {
+      if (!this.twcc.hasPending) return;
+      const packets: TwccPacket[] = [];
+      this.twcc.buildFeedback(RTCP_SENDER_SSRC, this.ssrcOf(media), packets);
+      for (const fb of packets) {
+        const len = writeRtcp(fb, this.rtcpOut, 0);
+        if (pub.sendRtcp(this.rtcpOut, 0, len)) this.rtcpStats.twccFeedback++;
+      }
+      return;
+    }
+    const bitrate = this.remb.value(now);
+    if (bitrate < 0) return;
+    const ssrcs = this._producers.map((p) => this.ssrcOf(p)).filter((x) => x !== 0);
+    const len = writeRtcp({ type: 'remb', senderSsrc: RTCP_SENDER_SSRC, bitrate, ssrcs }, this.rtcpOut, 0);
+    if (pub.sendRtcp(this.rtcpOut, 0, len)) this.rtcpStats.remb++;
+  }
+
+  private sendReceiverReports(pub: WebRtcTransport, now: number): void {
+    const reports: ReportBlock[] = [];
+    for (const p of this._producers) {
+      const block: ReportBlock = { ssrc: 0, fractionLost: 0, totalLost: 0, highestSeq: 0, jitter: 0, lsr: 0, dlsr: 0 };
+      if (p.receiveStats.writeReportBlock(block, now)) {
+        block.ssrc = this.ssrcOf(p);
+        reports.push(block);
+      }
+    }
+    // RFC 3550 6.4.2: at most 31 report blocks per RR.
+    for (let i = 0; i < reports.length; i += 31) {
+      const len = writeRtcp({ type: 'rr', ssrc: RTCP_SENDER_SSRC, reports: reports.slice(i, i + 31) }, this.rtcpOut, 0);
+      if (pub.sendRtcp(this.rtcpOut, 0, len)) this.rtcpStats.receiverReports++;
+    }
+  }
+
+  /** One compound per consumer: SR + SDES CNAME (RFC 3550 6.1 requires both in a compound). */
+  private sendSenderReports(now: number): void {
+    const sub = this.sub;
+    if (!sub || sub.dtlsState !== 'connected') return;
+    const ntpNowMs = Date.now() + NTP_UNIX_OFFSET_MS;
+    for (const s of this.subscriptions) {
+      const c = s.consumer;
+      if (!c) continue;
+      const sr: SenderReportPacket = { type: 'sr', ssrc: c.ssrc, ntpSec: 0, ntpFrac: 0, rtpTimestamp: 0, packetCount: 0, octetCount: 0, reports: [] };
+      if (!c.writeSenderReport(now, ntpNowMs, sr)) continue;
+      let len = writeRtcp(sr, this.rtcpOut, 0);
+      len += writeRtcp({ type: 'sdes', chunks: [{ ssrc: c.ssrc, items: [{ type: 1, text: s.producer.streamId }] }] }, this.rtcpOut, len);
+      if (sub.sendRtcp(this.rtcpOut, 0, len)) this.rtcpStats.senderReports++;
     }
   }
 
@@ -544,6 +709,7 @@ export class IonPeer implements SignalSession, RoomMember {
       uid: this.uid,
       publisher: this.pub?.getStats(),
       subscriber: this.sub?.getStats(),
+      rtcp: this.rtcpStats,
       producers: this._producers.map((p) => p.getStats()),
       consumers: this.subscriptions.filter((s) => s.consumer).map((s) => s.consumer!.getStats()),
     };
