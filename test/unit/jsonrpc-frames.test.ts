@@ -228,3 +228,13 @@ t.test('frames over the limit are refused before parsing', async (t) => {
   t.equal(err(parseFrame('"éé"', 5)).kind, 'too-large');
   t.equal(err(parseFrame('"éé"', 6)).kind, 'invalid-request');
 });
+
+t.test('oversized trickle candidates are refused, so early trickles cannot hoard memory', async (t) => {
+  const { parseFrame, MAX_CANDIDATE_CHARS } = await import('../../src/signal/jsonrpc/frames.js');
+  const frame = (candidate: string) =>
+    JSON.stringify({ method: 'trickle', params: { target: 0, candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0 } }, id: 'x' });
+  t.equal(parseFrame(frame('candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host')).kind, 'call');
+  const big = parseFrame(frame('c'.repeat(MAX_CANDIDATE_CHARS + 1)));
+  t.equal(big.kind, 'error');
+  if (big.kind === 'error') t.match(big.reply, /-32602/);
+});

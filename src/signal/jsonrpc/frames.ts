@@ -117,6 +117,9 @@ export function offerNotification(desc: OfferDescription): string {
 }
 
 /** pion's ICECandidateInit JSON, all four keys, in pion's order. */
+/** Longest ICE candidate string accepted in a trickle. */
+export const MAX_CANDIDATE_CHARS = 2048;
+
 export function candidateJson(c: IceCandidateInit): string {
   return (
     `{"candidate":${JSON.stringify(c.candidate)},"sdpMid":${JSON.stringify(c.sdpMid)},` +
@@ -226,6 +229,12 @@ function trickleParams(p: Map<string, unknown>): TrickleParams {
   const candidate = str(c, 'candidate', 'params.candidate.candidate', true) as string;
   const sdpMid = str(c, 'sdpmid', 'params.candidate.sdpMid', false) ?? null;
   const usernameFragment = str(c, 'usernamefragment', 'params.candidate.usernameFragment', false) ?? null;
+  // Real candidate lines are a few hundred bytes; trickles are kept before join,
+  // so an unbounded string would let one socket hold 32 near-1 MiB frames.
+  if (candidate.length > MAX_CANDIDATE_CHARS) throw new InvalidParams(`params.candidate.candidate is longer than ${MAX_CANDIDATE_CHARS} characters`);
+  if ((sdpMid?.length ?? 0) > 256 || (usernameFragment?.length ?? 0) > 256) {
+    throw new InvalidParams('params.candidate.sdpMid and usernameFragment must be at most 256 characters');
+  }
   const idx = opt(c, 'sdpmlineindex');
   if (idx !== undefined && (typeof idx !== 'number' || !Number.isInteger(idx) || idx < 0 || idx > 0xffff)) {
     throw new InvalidParams('params.candidate.sdpMLineIndex must be an integer in 0..65535');
