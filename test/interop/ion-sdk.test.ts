@@ -140,9 +140,27 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
   }
   t.ok(bob.messages.includes('hi all') && carol.messages.includes('hi all'), 'a data channel message fans out');
 
+  // The backend API sees the same room over HTTP JSON-RPC.
+  const rpc = async (method: string, params: unknown) => {
+    const res = await fetch(`${sfu.httpUrl}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    return ((await res.json()) as { result?: unknown; error?: { code: number } });
+  };
+  t.same((await rpc('listRooms', {})).result, [{ sid: 'room1', peers: 3, tracks: 4 }]);
+  const detail = (await rpc('getRoom', { sid: 'room1' })).result as { peers: { uid: string; tracks: { streamId: string }[] }[]; stats: { packetsIn: number; packetsOut: number } };
+  t.same(detail.peers.map((p) => p.uid).sort(), ['alice', 'bob', 'carol']);
+  t.ok(detail.peers.find((p) => p.uid === 'alice')!.tracks.every((tr) => tr.streamId === alice.streamId), 'tracks carry the publisher stream id');
+  t.ok(detail.stats.packetsIn > 0 && detail.stats.packetsOut > detail.stats.packetsIn, 'room stats count ingress and the larger egress');
+  t.equal((await rpc('getRoom', { sid: 'nope' })).error?.code, -32004);
+  t.equal((await rpc('removePeer', { sid: 'room1', uid: 'carol' })).result !== undefined, true, 'carol removed by the backend');
+  await waitFor('carol gone', () => sfu.rooms.get('room1')!.memberCount === 2);
+
   // Bob leaves: his tracks go from the room.
   bob.stop();
-  await waitFor('bob gone from the room', () => sfu.rooms.get('room1')!.memberCount === 2);
+  await waitFor('bob gone from the room', () => sfu.rooms.get('room1')!.memberCount === 1);
   t.same(
     sfu.rooms.get('room1')!.producers.map((p) => p.streamId).filter((s) => s === bob.streamId),
     [],
