@@ -377,7 +377,7 @@ export class IonPeer implements SignalSession, RoomMember {
     if (!kr || !pub) return;
     const kind = kr.request(performance.now());
     if (!kind) return;
-    const mediaSsrc = [...this.producerBySsrc].find(([, x]) => x === p)?.[0] ?? p.ssrc;
+    const mediaSsrc = this.ssrcOf(p);
     const pkt: RtcpPacket =
       kind === 'pli'
         ? { type: 'pli', senderSsrc: 1, mediaSsrc }
