@@ -7,119 +7,35 @@
 // With SFUD_CAPTURE_SDP=<file> the first answer is written there (that is how
 // test/fixtures/sdp/chromium-subscriber-answer.sdp was captured).
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import {
-  ROUTER_CAPABILITIES,
-  createSubscriberOffer,
-  parseSubscriberAnswer,
-  type CodecCapability,
-  type SubscriberOfferInput,
-} from '../../src/signal/sdp/index.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { createSubscriberOffer, parseSubscriberAnswer, type SubscriberOfferInput } from '../../src/signal/sdp/index.js';
 import { EXT_URI } from '../../src/rtp/extensions.js';
+import { launchChromium, requireChromium, type Chromium } from '../helpers/chromium.js';
+import { cap, subscriberInput } from '../helpers/sdp-input.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-if (!existsSync(CHROMIUM)) {
-  t.fail(`${CHROMIUM} is not installed: apt-get install -y chromium`);
-  process.exit(1);
-}
+requireChromium();
 
-const cap = (mime: string, param?: string): CodecCapability =>
-  ROUTER_CAPABILITIES.codecs.find((c) => c.mimeType === mime && (param === undefined || Object.values(c.parameters).includes(param)))!;
-
-/** Kept identical to the input in test/unit/sdp-offer.test.ts. */
-function subscriberInput(version: number): SubscriberOfferInput {
-  return {
-    sessionId: '123456789',
-    sessionVersion: version,
-    ice: { usernameFragment: 'sfudSubUfrag', password: 'sfudSubPasswordSfudSubPassword' },
-    candidates: [{ foundation: 'udp4', priority: 2130706431, address: '127.0.0.1', port: 5000, protocol: 'udp', type: 'host' }],
-    fingerprint: {
-      algorithm: 'sha-256',
-      value: '7D:0C:2B:9A:95:3A:01:51:B4:2E:4D:2A:5A:4E:57:8C:E3:52:5E:59:A7:13:8C:DF:43:58:D0:29:1E:F1:2B:2D',
-    },
-    sections: [
-      { kind: 'application', mid: '0' },
-      {
-        kind: 'audio',
-        mid: '1',
-        codecs: [{ payloadType: 111, capability: cap('audio/opus') }],
-        extensions: { 1: EXT_URI.audioLevel, 3: EXT_URI.transportWideCc, 4: EXT_URI.mid },
-        ssrc: 1001,
-        cname: 'stream-a',
-        streamId: 'stream-a',
-        trackId: 'audio-a',
-        direction: 'sendonly',
-      },
-      {
-        kind: 'video',
-        mid: '2',
-        codecs: [
-          { payloadType: 96, capability: cap('video/VP8'), rtxPayloadType: 97 },
-          { payloadType: 98, capability: cap('video/VP9', '0'), rtxPayloadType: 99 },
-          { payloadType: 102, capability: cap('video/H264', '42e01f'), rtxPayloadType: 103 },
-        ],
-        extensions: { 2: EXT_URI.absSendTime, 3: EXT_URI.transportWideCc, 4: EXT_URI.mid },
-        ssrc: 2001,
-        rtxSsrc: 2002,
-        cname: 'stream-a',
-        streamId: 'stream-a',
-        trackId: 'video-a',
-        direction: 'sendonly',
-      },
-      {
-        kind: 'video',
-        mid: '3',
-        codecs: [{ payloadType: 96, capability: cap('video/VP8') }],
-        extensions: {},
-        ssrc: 3001,
-        cname: 'gone',
-        streamId: 'gone',
-        trackId: 'gone-v',
-        direction: 'inactive',
-      },
-    ],
-  };
-}
-
+let chrome: Chromium | undefined;
 let browser: BrowserContext | undefined;
 let page: Page;
-let userDataDir: string | undefined;
 const http = createServer((_req, res) => res.end('<!doctype html><title>sfud sdp</title>'));
 
 t.before(async () => {
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
-  userDataDir = mkdtempSync(join(tmpdir(), 'sfud-sdp-chromium-'));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
+  chrome = await launchChromium('sfud-sdp-chromium-');
+  browser = chrome.context;
   page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`);
 });
 
 t.teardown(async () => {
-  await browser?.close();
+  await chrome?.close();
   http.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 /** Applies an offer on the page's subscriber PC and returns Chromium's answer plus what it saw. */

@@ -1,6 +1,6 @@
 // Hostile signalling must not disturb other peers. A well-behaved werift
-// publisher + subscriber pair (ion-sfu JSON-RPC over `ws`, as in
-// test/interop/werift-ion.test.ts) keeps VP8 flowing in room 'calm' while raw
+// publisher + subscriber pair (ion-sfu JSON-RPC over `ws`,
+// test/helpers/werift-ion.ts) keeps VP8 flowing in room 'calm' while raw
 // sockets send a bounded barrage: undecodable and oversized frames, wrong
 // types in every param, garbage and nonsense SDPs, ordering violations, and a
 // peer joined to 'calm' that answers and re-offers with garbage. Every frame
@@ -13,203 +13,10 @@ import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
-import {
-  MediaStream,
-  RTCPeerConnection,
-  RtpHeader,
-  RtpPacket,
-  type MediaStreamTrack,
-  type RTCDataChannel,
-  type RTCIceCandidate,
-  type RTCRtpTransceiver,
-} from 'werift';
 import { Sfu } from '../../src/sfu.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
-
-type Json = Record<string, unknown>;
-type RpcId = string | number;
-
-// ---------------------------------------------------------------------------
-// The well-behaved side: a werift ion-sfu client (same as werift-ion.test.ts).
-// ---------------------------------------------------------------------------
-
-class IonRpc {
-  private nextId = 1;
-  private readonly pending = new Map<RpcId, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  readonly strayErrors: Json[] = [];
-  onNotification: (method: string, params: Json) => void = () => {};
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.onFrame(String(data)));
-    ws.on('close', () => {
-      for (const p of this.pending.values()) p.reject(new Error('socket closed'));
-      this.pending.clear();
-    });
-  }
-
-  static async connect(url: string): Promise<IonRpc> {
-    const ws = new WebSocket(url);
-    ws.on('error', () => {});
-    await once(ws, 'open');
-    return new IonRpc(ws);
-  }
-
-  private onFrame(text: string): void {
-    const msg = JSON.parse(text) as Json;
-    if (typeof msg.method === 'string') {
-      this.onNotification(msg.method, msg.params as Json);
-      return;
-    }
-    const id = msg.id as RpcId;
-    const p = this.pending.get(id);
-    if (!p) {
-      if (msg.error !== undefined) this.strayErrors.push(msg);
-      return;
-    }
-    this.pending.delete(id);
-    if (msg.error !== undefined) p.reject(new Error(`rpc error: ${JSON.stringify(msg.error)}`));
-    else p.resolve(msg.result);
-  }
-
-  call(method: string, params: Json, timeoutMs = 10_000): Promise<unknown> {
-    const id = `c${this.nextId++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`no reply to ${method} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.ws.send(JSON.stringify({ method, params, id }));
-    });
-  }
-
-  notify(method: string, params: Json): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ method, params }));
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
-
-function newPc(): RTCPeerConnection {
-  return new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceFilterCandidatePair: (pair) => pair.localCandidate.host === '127.0.0.1',
-    bundlePolicy: 'max-bundle',
-  });
-}
-
-class WeriftIonClient {
-  readonly pub = newPc();
-  readonly sub = newPc();
-  readonly tracks: { track: MediaStreamTrack; packets: number }[] = [];
-  readonly subChannels: RTCDataChannel[] = [];
-  private negotiation: Promise<void> = Promise.resolve();
-  readonly failures: string[] = [];
-  private video: RTCRtpTransceiver | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  sent = 0;
-
-  private constructor(readonly rpc: IonRpc) {
-    rpc.onNotification = (method, params) => {
-      if (method === 'offer') this.negotiation = this.negotiation.then(() => this.onSubscriberOffer(params));
-      else if (method === 'trickle') this.onRemoteTrickle(params);
-    };
-    this.sub.onTrack.subscribe((track) => {
-      const entry = { track, packets: 0 };
-      this.tracks.push(entry);
-      track.onReceiveRtp.subscribe(() => entry.packets++);
-    });
-    this.sub.onDataChannel.subscribe((ch) => this.subChannels.push(ch));
-    this.pub.onIceCandidate.subscribe((c) => this.trickle(0, c));
-    this.sub.onIceCandidate.subscribe((c) => this.trickle(1, c));
-  }
-
-  static async connect(url: string): Promise<WeriftIonClient> {
-    return new WeriftIonClient(await IonRpc.connect(url));
-  }
-
-  /** Video RTP packets received on the subscriber PC, all tracks. */
-  get videoPackets(): number {
-    return this.tracks.reduce((n, x) => n + (x.track.kind === 'video' ? x.packets : 0), 0);
-  }
-
-  private trickle(target: 0 | 1, c: RTCIceCandidate | undefined): void {
-    if (!c?.candidate) return;
-    const j = c.toJSON();
-    this.rpc.notify('trickle', {
-      target,
-      candidate: { candidate: j.candidate, sdpMid: j.sdpMid ?? null, sdpMLineIndex: j.sdpMLineIndex ?? null, usernameFragment: j.usernameFragment ?? null },
-    });
-  }
-
-  private onRemoteTrickle(params: Json): void {
-    const pc = params.target === 1 ? this.sub : this.pub;
-    pc.addIceCandidate(params.candidate as never).catch((e: Error) => this.failures.push(`addIceCandidate: ${e.message}`));
-  }
-
-  private async onSubscriberOffer(params: Json): Promise<void> {
-    try {
-      await this.sub.setRemoteDescription({ type: 'offer', sdp: String(params.sdp) });
-      await this.sub.setLocalDescription(await this.sub.createAnswer());
-      this.rpc.notify('answer', { desc: { type: 'answer', sdp: this.sub.localDescription!.sdp } });
-    } catch (e) {
-      this.failures.push(`subscriber offer: ${(e as Error).message}`);
-    }
-  }
-
-  async join(sid: string, uid: string): Promise<void> {
-    this.pub.createDataChannel('ion-sfu');
-    await this.pub.setLocalDescription(await this.pub.createOffer());
-    const answer = (await this.rpc.call('join', { sid, uid, offer: { type: 'offer', sdp: this.pub.localDescription!.sdp } })) as Json;
-    await this.pub.setRemoteDescription({ type: 'answer', sdp: String(answer.sdp) });
-  }
-
-  async publishVideo(streamId: string): Promise<void> {
-    this.video = this.pub.addTransceiver('video', { direction: 'sendonly', streams: [new MediaStream({ id: streamId })] });
-    await this.pub.setLocalDescription(await this.pub.createOffer());
-    const answer = (await this.rpc.call('offer', { desc: { type: 'offer', sdp: this.pub.localDescription!.sdp } })) as Json;
-    await this.pub.setRemoteDescription({ type: 'answer', sdp: String(answer.sdp) });
-  }
-
-  /** Synthetic VP8 at 50 packets/s, a keyframe every 25 (late joiners start within 0.5 s). */
-  startSending(): void {
-    const sender = this.video!.sender;
-    let seq = 100;
-    let ts = 9000;
-    this.timer = setInterval(() => {
-      const n = this.sent++;
-      const header = new RtpHeader({ sequenceNumber: seq++ & 0xffff, timestamp: (ts += 1800) >>> 0, marker: true });
-      void sender.sendRtp(new RtpPacket(header, vp8Payload(n % 25 === 0)));
-    }, 20);
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-    this.rpc.close();
-    void this.pub.close();
-    void this.sub.close();
-  }
-}
-
-function vp8Payload(key: boolean): Buffer {
-  const frame = Buffer.alloc(200, 0x5a);
-  if (key) Buffer.from([0x50, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0xa0, 0x00, 0x78, 0x00]).copy(frame);
-  else frame[0] = 0x01;
-  return Buffer.concat([Buffer.from([0x10]), frame]);
-}
+import type { Json, RpcId } from '../helpers/ion-rpc.js';
+import { WeriftIonClient, loopbackPc } from '../helpers/werift-ion.js';
 
 // ---------------------------------------------------------------------------
 // The hostile side: raw sockets and the barrage.
@@ -479,7 +286,7 @@ t.test('hostile signalling does not disturb a calm room', async (t) => {
   await new Promise((r) => setTimeout(r, 500));
 
   // A syntactically valid offer (what werift would join with), for the cases that need a usable transport.
-  const scratch = newPc();
+  const scratch = loopbackPc();
   scratch.createDataChannel('ion-sfu');
   await scratch.setLocalDescription(await scratch.createOffer());
   const validOffer = scratch.localDescription!.sdp;

@@ -3,56 +3,32 @@
 // transport, decode the echoed video in the browser, and exchange data
 // channel messages; once with each SRTP profile forced on sfud's side.
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { WebRtcServer } from '../../src/transport/webrtc-server.js';
 import type { SrtpProfileName } from '../../src/dtls/dtls-transport.js';
+import { launchChromium, requireChromium, type Chromium } from '../helpers/chromium.js';
 import { answerOffer, echoDataChannels, isLoopback, startEcho, waitFor } from './echo.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-if (!existsSync(CHROMIUM)) {
-  // .ci/run installs it (.ci/apt-packages); a developer machine may not have it.
-  t.fail(`${CHROMIUM} is not installed: apt-get install -y chromium`);
-  process.exit(1);
-}
+requireChromium();
 
+let chrome: Chromium | undefined;
 let browser: BrowserContext;
 let page: Page;
-let userDataDir: string;
 const http = createServer((_req, res) => res.end('<!doctype html><title>sfud interop</title>'));
 
 t.before(async () => {
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
-  userDataDir = mkdtempSync(join(tmpdir(), 'sfud-chromium-'));
-  // A new empty profile per run (playwright wants it as an argument, not a flag).
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
+  chrome = await launchChromium('sfud-chromium-');
+  browser = chrome.context;
 });
 
 t.teardown(async () => {
-  await browser?.close();
+  await chrome?.close();
   http.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 async function newPage(): Promise<Page> {

@@ -3,19 +3,12 @@
 // microphone) join the same room through the page's form, publish, and each
 // decodes the other's video and receives its audio; then one leaves.
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Sfu } from '../../src/sfu.js';
+import { launchChromium, requireChromium, type Chromium } from '../helpers/chromium.js';
 import { isLoopback, waitFor } from './echo.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-if (!existsSync(CHROMIUM)) {
-  // .ci/run installs it (.ci/apt-packages); a developer machine may not have it.
-  t.fail(`${CHROMIUM} is not installed: apt-get install -y chromium`);
-  process.exit(1);
-}
+requireChromium();
 
 const ROOM = 'demo-e2e';
 const WAIT_MS = 30_000;
@@ -37,35 +30,18 @@ interface InboundStats {
 }
 
 let sfu: Sfu;
+let chrome: Chromium | undefined;
 let browser: BrowserContext;
-let userDataDir: string;
 
 t.before(async () => {
   sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
-  userDataDir = mkdtempSync(join(tmpdir(), 'sfud-demo-chromium-'));
-  // A new empty profile per run (playwright wants it as an argument, not a flag).
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
+  chrome = await launchChromium('sfud-demo-chromium-');
+  browser = chrome.context;
 });
 
 t.teardown(async () => {
-  await browser?.close();
+  await chrome?.close();
   await sfu?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 /** Polls `check()` in Node every 100 ms until true; fails with `what` after `ms`. */

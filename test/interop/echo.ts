@@ -155,7 +155,7 @@ export function echoDataChannels(transport: WebRtcTransport): DataChannel[] {
 }
 
 /** Resolves when `check()` is true, polling every 50 ms; rejects after `ms`. */
-export async function waitFor(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

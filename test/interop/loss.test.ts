@@ -5,10 +5,10 @@
 // viewer keeps decoding without long freezes.
 import t from 'tap';
 import wrtc from '@roamhq/wrtc';
-import { WebSocket } from 'ws';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { Sfu } from '../../src/sfu.js';
+import { IonRpc } from '../helpers/ion-rpc.js';
 import { isLoopback, waitFor } from './echo.js';
 
 // NOTE: see test/interop/wrtc.test.ts (wrtc segfaults on a natural exit).
@@ -16,6 +16,8 @@ process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
 
 const { RTCPeerConnection, nonstandard } = wrtc;
 const LOSS = 0.05;
+
+type SessionDescription = { type: string; sdp: string };
 
 /** A UDP relay in front of sfud's media port that drops a fraction of RTP in one direction. */
 async function relay(sfuPort: number, drop: 'up' | 'down') {
@@ -54,34 +56,6 @@ function viaRelay(sdp: string, sfuPort: number, relayPort: number): string {
   return sdp.replace(new RegExp(` ${sfuPort} typ host`, 'g'), ` ${relayPort} typ host`);
 }
 
-class Rpc {
-  private readonly pending = new Map<string, (m: { result?: unknown; error?: unknown }) => void>();
-  onOffer: ((sdp: string) => void) | undefined;
-  private id = 0;
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as { id?: string; method?: string; params?: { sdp: string }; result?: unknown; error?: unknown };
-      if (m.method === 'offer' && m.params) this.onOffer?.(m.params.sdp);
-      else if (m.id !== undefined) this.pending.get(String(m.id))?.(m);
-    });
-  }
-  static async open(url: string): Promise<Rpc> {
-    const ws = new WebSocket(url);
-    await once(ws, 'open');
-    return new Rpc(ws);
-  }
-  call(method: string, params: unknown): Promise<{ type: string; sdp: string }> {
-    const id = String(++this.id);
-    this.ws.send(JSON.stringify({ method, params, id }));
-    return new Promise((resolve, reject) =>
-      this.pending.set(id, (m) => (m.error ? reject(new Error(JSON.stringify(m.error))) : resolve(m.result as { type: string; sdp: string }))),
-    );
-  }
-  notify(method: string, params: unknown): void {
-    this.ws.send(JSON.stringify({ method, params }));
-  }
-}
-
 t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the store downstream', async (t) => {
   const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
   t.teardown(() => sfu.close());
@@ -104,17 +78,17 @@ t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the sto
   }, 33);
   const track = source.createTrack();
   const pubPc = new RTCPeerConnection();
-  const pubRpc = await Rpc.open(url);
+  const pubRpc = await IonRpc.connect(url);
   pubPc.createDataChannel('ion-sfu');
   pubPc.addTrack(track, new wrtc.MediaStream([track]));
   await pubPc.setLocalDescription(await pubPc.createOffer());
-  const pubAnswer = await pubRpc.call('join', { sid: 'lossy', uid: 'pub', offer: { type: 'offer', sdp: pubPc.localDescription.sdp } });
+  const pubAnswer = (await pubRpc.call('join', { sid: 'lossy', uid: 'pub', offer: { type: 'offer', sdp: pubPc.localDescription.sdp } })) as SessionDescription;
   await pubPc.setRemoteDescription({ type: 'answer', sdp: viaRelay(pubAnswer.sdp, sfuPort, up.port) });
 
   // Viewer: publishes nothing; its subscriber connection goes through the lossy relay.
   const viewPub = new RTCPeerConnection();
   const viewSub = new RTCPeerConnection();
-  const viewRpc = await Rpc.open(url);
+  const viewRpc = await IonRpc.connect(url);
   const frameTimes: number[] = [];
   let sink: { stop(): void } | undefined;
   viewSub.ontrack = (e: { track: { kind: string } }) => {
@@ -123,7 +97,9 @@ t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the sto
     s.onframe = () => frameTimes.push(Date.now());
     sink = s;
   };
-  viewRpc.onOffer = (sdp) => {
+  viewRpc.onNotification = (method, params) => {
+    if (method !== 'offer' || !params) return;
+    const sdp = (params as { sdp: string }).sdp;
     void (async () => {
       await viewSub.setRemoteDescription({ type: 'offer', sdp: viaRelay(sdp, sfuPort, down.port) });
       await viewSub.setLocalDescription(await viewSub.createAnswer());
@@ -132,7 +108,7 @@ t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the sto
   };
   viewPub.createDataChannel('ion-sfu');
   await viewPub.setLocalDescription(await viewPub.createOffer());
-  const viewAnswer = await viewRpc.call('join', { sid: 'lossy', uid: 'viewer', offer: { type: 'offer', sdp: viewPub.localDescription.sdp } });
+  const viewAnswer = (await viewRpc.call('join', { sid: 'lossy', uid: 'viewer', offer: { type: 'offer', sdp: viewPub.localDescription.sdp } })) as SessionDescription;
   // Only the viewer's subscriber connection goes through the relay (a relay carries one client tuple).
   await viewPub.setRemoteDescription({ type: 'answer', sdp: viewAnswer.sdp });
 
@@ -141,8 +117,8 @@ t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the sto
     sink?.stop();
     for (const pc of [pubPc, viewPub, viewSub]) pc.close();
     track.stop();
-    pubRpc.ws.close();
-    viewRpc.ws.close();
+    pubRpc.close();
+    viewRpc.close();
   });
 
   await waitFor('first decoded frame at the viewer', () => frameTimes.length > 0, 20_000);

@@ -2,8 +2,9 @@
 // SRTP): RTP both ways through sfud's echo and data channel messages both
 // ways.
 import t from 'tap';
-import { RTCPeerConnection, RtpHeader, RtpPacket, type RTCDataChannel, type MediaStreamTrack } from 'werift';
+import { RtpHeader, RtpPacket, type RTCDataChannel, type MediaStreamTrack } from 'werift';
 import { WebRtcServer } from '../../src/transport/webrtc-server.js';
+import { loopbackPc } from '../helpers/werift-ion.js';
 import { answerOffer, echoDataChannels, isLoopback, startEcho, waitFor } from './echo.js';
 
 t.test('werift peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both ways', async (t) => {
@@ -12,16 +13,7 @@ t.test('werift peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both wa
   const transport = server.createWebRtcTransport({ enableSctp: true });
   const peerChannels = echoDataChannels(transport);
 
-  const pc = new RTCPeerConnection({
-    // Loopback only: no STUN servers, no other interfaces.
-    iceServers: [],
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceFilterCandidatePair: (pair) => pair.localCandidate.host === '127.0.0.1',
-    // With max-compat werift gathers a transport per m-line and never closes
-    // the ones BUNDLE makes redundant, which keeps the process alive.
-    bundlePolicy: 'max-bundle',
-  });
+  const pc = loopbackPc();
   t.teardown(async () => pc.close());
   const video = pc.addTransceiver('video', { direction: 'sendrecv' });
   const received = { video: 0 };

@@ -1,81 +1,19 @@
 // createSubscriberOffer / parseSubscriberAnswer. The answer fixture
 // test/fixtures/sdp/chromium-subscriber-answer.sdp is Chromium 156's answer
-// (headless Debian chromium via playwright-core, the same flags as
-// test/integration/sdp-chromium.test.ts) to createSubscriberOffer(subscriberInput(1))
-// below, captured once from that integration test's page; the round trip
-// itself is re-run live there.
+// (headless Debian chromium via playwright-core, the flags in
+// test/helpers/chromium.ts) to createSubscriberOffer(subscriberInput(1)) of
+// test/helpers/sdp-input.ts, captured once from the page of
+// test/integration/sdp-chromium.test.ts; the round trip itself is re-run live
+// there.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as sdpTransform from 'sdp-transform';
-import {
-  ROUTER_CAPABILITIES,
-  createSubscriberOffer,
-  parseSessionDescription,
-  parseSubscriberAnswer,
-  type CodecCapability,
-  type SubscriberOfferInput,
-} from '../../src/signal/sdp/index.js';
+import { createSubscriberOffer, parseSessionDescription, parseSubscriberAnswer, type SubscriberOfferInput } from '../../src/signal/sdp/index.js';
 import { EXT_URI } from '../../src/rtp/extensions.js';
+import { subscriberInput } from '../helpers/sdp-input.js';
 
 const dir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
-const cap = (mime: string, param?: string): CodecCapability =>
-  ROUTER_CAPABILITIES.codecs.find((c) => c.mimeType === mime && (param === undefined || Object.values(c.parameters).includes(param)))!;
-
-/** Kept identical to the input in test/integration/sdp-chromium.test.ts (the fixture was answered to it). */
-function subscriberInput(version: number): SubscriberOfferInput {
-  return {
-    sessionId: '123456789',
-    sessionVersion: version,
-    ice: { usernameFragment: 'sfudSubUfrag', password: 'sfudSubPasswordSfudSubPassword' },
-    candidates: [{ foundation: 'udp4', priority: 2130706431, address: '127.0.0.1', port: 5000, protocol: 'udp', type: 'host' }],
-    fingerprint: {
-      algorithm: 'sha-256',
-      value: '7D:0C:2B:9A:95:3A:01:51:B4:2E:4D:2A:5A:4E:57:8C:E3:52:5E:59:A7:13:8C:DF:43:58:D0:29:1E:F1:2B:2D',
-    },
-    sections: [
-      { kind: 'application', mid: '0' },
-      {
-        kind: 'audio',
-        mid: '1',
-        codecs: [{ payloadType: 111, capability: cap('audio/opus') }],
-        extensions: { 1: EXT_URI.audioLevel, 3: EXT_URI.transportWideCc, 4: EXT_URI.mid },
-        ssrc: 1001,
-        cname: 'stream-a',
-        streamId: 'stream-a',
-        trackId: 'audio-a',
-        direction: 'sendonly',
-      },
-      {
-        kind: 'video',
-        mid: '2',
-        codecs: [
-          { payloadType: 96, capability: cap('video/VP8'), rtxPayloadType: 97 },
-          { payloadType: 98, capability: cap('video/VP9', '0'), rtxPayloadType: 99 },
-          { payloadType: 102, capability: cap('video/H264', '42e01f'), rtxPayloadType: 103 },
-        ],
-        extensions: { 2: EXT_URI.absSendTime, 3: EXT_URI.transportWideCc, 4: EXT_URI.mid },
-        ssrc: 2001,
-        rtxSsrc: 2002,
-        cname: 'stream-a',
-        streamId: 'stream-a',
-        trackId: 'video-a',
-        direction: 'sendonly',
-      },
-      {
-        kind: 'video',
-        mid: '3',
-        codecs: [{ payloadType: 96, capability: cap('video/VP8') }],
-        extensions: {},
-        ssrc: 3001,
-        cname: 'gone',
-        streamId: 'gone',
-        trackId: 'gone-v',
-        direction: 'inactive',
-      },
-    ],
-  };
-}
 
 t.test('the offer: order, transport, msid/ssrc lines, FID, inactive slot', async (t) => {
   const sdp = createSubscriberOffer(subscriberInput(3));
