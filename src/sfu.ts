@@ -15,6 +15,7 @@ import { WebRtcServer } from './transport/webrtc-server.js';
 import { RoomRegistry } from './router/room.js';
 import { IonPeer } from './signal/ion-peer.js';
 import { createDemoHandler } from './signal/demo/handler.js';
+import { SfuMetrics } from './metrics/metrics.js';
 import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail } from './signal/jsonrpc/index.js';
 
 export interface SfuOptions {
@@ -33,6 +34,7 @@ export class Sfu {
   private readonly signal: SignalWsServer;
   private readonly admin: AdminApi;
   private readonly demo = createDemoHandler();
+  readonly metrics: SfuMetrics;
   private closed = false;
   private readonly startedAt = Date.now();
 
@@ -46,6 +48,7 @@ export class Sfu {
     });
     this.signal.attach(this.http);
     this.admin = this.createAdminApi();
+    this.metrics = new SfuMetrics({ media: () => this.media, rooms: this.rooms, signal: this.signal });
   }
 
   /** The backend API behind HTTP JSON-RPC (`POST /rpc`). */
@@ -104,6 +107,7 @@ export class Sfu {
       acceptRemote,
       logger: this.log.child({ tag: 'transport' }),
     });
+    this.metrics.attach();
     const mux = this.media.muxes[0]!;
     this.log.info({ udp: `${mux.host}:${mux.port}`, announcedIp: c.announcedIp, fingerprint: this.media.certificate.fingerprint }, 'media listening');
     try {
@@ -144,6 +148,16 @@ export class Sfu {
       return;
     }
     if (this.demo(req, res)) return;
+    if (req.method === 'GET' && path === '/metrics') {
+      this.metrics.text().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        (err: unknown) => this.reply(res, 500, { error: (err as Error).message }),
+      );
+      return;
+    }
     if (req.method === 'GET' && path === '/health') {
       this.reply(res, 200, { status: 'ok', version: VERSION, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) });
       return;

@@ -21,6 +21,8 @@ export interface RoomMember {
   onFanoutMessage(label: string, data: string | Buffer): void;
   /** A JSON message for the member's `ion-sfu` channel. */
   sendApi(message: string): void;
+  /** RTCP counters (NACKs, retransmissions, reports) for metrics. */
+  readonly rtcpStats: Readonly<Record<string, number>>;
   /** The shared RTCP timer (every ~20 ms): NACKs, reports, congestion feedback. */
   tick(nowMs: number): void;
   /** Packets and bytes sent to this member. */
@@ -170,11 +172,17 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 }
 
+export interface RoomRegistryEvents {
+  /** A room was created (metrics watch its members leave). */
+  room: [room: Room];
+}
+
 /** The rooms of one SFU, by sid. */
-export class RoomRegistry {
+export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   private readonly rooms = new Map<string, Room>();
   private readonly timer: NodeJS.Timeout;
   constructor(private readonly audio: AudioLevelOptions = {}) {
+    super();
     // One coarse timer for every member's RTCP (STYLE.md 9), not one per stream.
     this.timer = setInterval(() => this.tick(), 20);
     this.timer.unref();
@@ -194,6 +202,7 @@ export class RoomRegistry {
       });
       this.rooms.set(sid, r);
       room = r;
+      this.emit('room', r);
     }
     return room;
   }

@@ -53,7 +53,7 @@ export class WebRtcServer extends EventEmitter<WebRtcServerEvents> {
   private readonly opts: WebRtcServerOptions;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly transports = new Map<string, WebRtcTransport>();
+  private readonly transportMap = new Map<string, WebRtcTransport>();
   private readonly tickTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -96,31 +96,36 @@ export class WebRtcServer extends EventEmitter<WebRtcServerEvents> {
       appData: o.appData,
     };
     const t = new WebRtcTransport(topts);
-    this.transports.set(t.id, t);
+    this.transportMap.set(t.id, t);
     t.once('close', (reason) => {
-      this.transports.delete(t.id);
+      this.transportMap.delete(t.id);
       this.emit('transportclose', t, reason);
     });
     return t;
   }
 
   getTransport(id: string): WebRtcTransport | undefined {
-    return this.transports.get(id);
+    return this.transportMap.get(id);
+  }
+
+  /** The open transports (a snapshot, for stats and metrics). */
+  get transports(): WebRtcTransport[] {
+    return [...this.transportMap.values()];
   }
 
   get transportCount(): number {
-    return this.transports.size;
+    return this.transportMap.size;
   }
 
   /** Runs the shared tick now (tests with a manual clock call this after advancing it). */
   tick(): void {
     const now = this.clock.now();
-    for (const t of [...this.transports.values()]) t.tick(now);
+    for (const t of [...this.transportMap.values()]) t.tick(now);
   }
 
   getStats(): Record<string, unknown> {
     return {
-      transports: this.transports.size,
+      transports: this.transportMap.size,
       muxes: this.muxes.map((m) => ({ host: m.host, port: m.port, tuples: m.tupleCount, ...m.stats })),
     };
   }
@@ -129,7 +134,7 @@ export class WebRtcServer extends EventEmitter<WebRtcServerEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.tickTimer);
-    for (const t of [...this.transports.values()]) t.close('server closed');
+    for (const t of [...this.transportMap.values()]) t.close('server closed');
     await Promise.all(this.muxes.map((m) => m.close()));
   }
 }

@@ -155,6 +155,23 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
   t.ok(detail.peers.find((p) => p.uid === 'alice')!.tracks.every((tr) => tr.streamId === alice.streamId), 'tracks carry the publisher stream id');
   t.ok(detail.stats.packetsIn > 0 && detail.stats.packetsOut > detail.stats.packetsIn, 'room stats count ingress and the larger egress');
   t.equal((await rpc('getRoom', { sid: 'nope' })).error?.code, -32004);
+  // Prometheus: the counters move during the call.
+  const scrape = async () => {
+    const text = await (await fetch(`${sfu.httpUrl}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { text, value };
+  };
+  const m1 = await scrape();
+  await new Promise((r) => setTimeout(r, 1000));
+  const m2 = await scrape();
+  t.equal(m2.value('sfud_peers'), 3);
+  t.equal(m2.value('sfud_producers{kind="video"}'), 2);
+  t.equal(m2.value('sfud_transports'), 6);
+  t.ok(m2.value('sfud_rtp_packets_total{direction="out"}') > m1.value('sfud_rtp_packets_total{direction="out"}'), 'egress RTP counter moves');
+  t.ok(m2.value('sfud_rtp_packets_total{direction="in"}') > m1.value('sfud_rtp_packets_total{direction="in"}'), 'ingress RTP counter moves');
+  t.ok(m2.value('sfud_rtcp_feedback_total{kind="senderReports"}') > 0, 'sender reports counted');
+  t.match(m2.text, /sfud_process_cpu_seconds_total/, 'process metrics present');
+
   t.equal((await rpc('removePeer', { sid: 'room1', uid: 'carol' })).result !== undefined, true, 'carol removed by the backend');
   await waitFor('carol gone', () => sfu.rooms.get('room1')!.memberCount === 2);
 
@@ -166,4 +183,7 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
     [],
     'no producer of bob remains',
   );
+  const m3 = await scrape();
+  t.ok(m3.value('sfud_rtp_packets_total{direction="in"}') >= m2.value('sfud_rtp_packets_total{direction="in"}'), 'counters keep what closed transports counted');
+  t.ok(m3.value('sfud_transports_closed_total{reason="peer-left"}') >= 2, 'closes counted by reason class');
 });
