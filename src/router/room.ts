@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Producer } from './producer.js';
 import { AudioLevelObserver, type AudioLevelOptions } from '../speaker/audio-levels.js';
+import { DominantSpeakerIdentifier } from '../speaker/dominant-speaker.js';
 
 export interface RoomMember {
   readonly uid: string;
@@ -33,6 +34,8 @@ export interface RoomMember {
 
 export interface RoomEvents {
   close: [];
+  /** The dominant speaker changed (a publisher's msid stream id; null: nobody, with silence detection). */
+  dominantspeaker: [streamId: string | null];
   memberjoined: [member: RoomMember];
   memberleft: [member: RoomMember];
 }
@@ -44,6 +47,8 @@ export class Room extends EventEmitter<RoomEvents> {
   /** The last audioLevels message, so a newcomer learns who speaks without waiting for a change. */
   private lastSpeakers: string | undefined;
   readonly audioLevels: AudioLevelObserver;
+  readonly dominantSpeaker: DominantSpeakerIdentifier;
+  private lastDominant: string | undefined;
   private readonly levelTimer: NodeJS.Timeout;
   private _closed = false;
   readonly createdAt = Date.now();
@@ -52,6 +57,7 @@ export class Room extends EventEmitter<RoomEvents> {
     super();
     this.sid = sid;
     this.audioLevels = new AudioLevelObserver(audio);
+    this.dominantSpeaker = new DominantSpeakerIdentifier({ startMs: performance.now() });
     this.levelTimer = setInterval(() => this.tickAudioLevels(), this.audioLevels.intervalMs);
     this.levelTimer.unref();
   }
@@ -108,6 +114,7 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const label of this.fanoutLabels) member.onFanoutLabel(label);
     // ion-sfu sends audioLevels only on change, so a late joiner waits for the next change; sfud tells it now.
     if (this.lastSpeakers) member.sendApi(this.lastSpeakers);
+    if (this.lastDominant) member.sendApi(this.lastDominant);
     this.emit('memberjoined', member);
   }
 
@@ -123,7 +130,12 @@ export class Room extends EventEmitter<RoomEvents> {
     if (producer.kind === 'audio') {
       const observer = this.audioLevels;
       const handle = observer.addStream(producer.streamId);
-      producer.audioLevelSink = (level) => observer.observe(handle, level);
+      const dominant = this.dominantSpeaker;
+      const speaker = dominant.addSpeaker(producer.streamId, performance.now());
+      producer.audioLevelSink = (level) => {
+        observer.observe(handle, level);
+        dominant.levelReceived(speaker, level, performance.now());
+      };
     }
     for (const m of this.members.values()) if (m !== from) m.onProducerAdded(producer);
   }
@@ -131,7 +143,10 @@ export class Room extends EventEmitter<RoomEvents> {
   producerRemoved(producer: Producer): void {
     if (producer.kind !== 'audio') return;
     const stillThere = this.producers.some((p) => p !== producer && p.kind === 'audio' && p.streamId === producer.streamId);
-    if (!stillThere) this.audioLevels.removeStream(producer.streamId);
+    if (!stillThere) {
+      this.audioLevels.removeStream(producer.streamId);
+      this.dominantSpeaker.removeSpeaker(producer.streamId);
+    }
   }
 
   /** A member opened a data channel with a label other than `ion-sfu`: fan it out. */
@@ -151,6 +166,21 @@ export class Room extends EventEmitter<RoomEvents> {
     this.members.delete(member.uid);
     this.emit('memberleft', member);
     if (this.members.size === 0) this.close();
+  }
+
+  /**
+   * Driven by the registry's shared timer: the dominant speaker decides on its
+   * own 300 ms grid; a change goes to every member's ion-sfu channel as
+   * `{"method":"dominantSpeaker","params":{"streamId":...}}` (sfud's addition
+   * next to ion-sfu's audioLevels) and out as a room event.
+   */
+  tick(nowMs: number): void {
+    const change = this.dominantSpeaker.tick(nowMs);
+    if (!change) return;
+    const msg = JSON.stringify({ method: 'dominantSpeaker', params: { streamId: change.dominant } });
+    this.lastDominant = msg;
+    for (const m of this.members.values()) m.sendApi(msg);
+    this.emit('dominantspeaker', change.dominant);
   }
 
   private tickAudioLevels(): void {
@@ -190,7 +220,10 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
 
   private tick(): void {
     const now = performance.now();
-    for (const room of this.rooms.values()) for (const m of room.memberList) m.tick(now);
+    for (const room of this.rooms.values()) {
+      room.tick(now);
+      for (const m of room.memberList) m.tick(now);
+    }
   }
 
   getOrCreate(sid: string): Room {

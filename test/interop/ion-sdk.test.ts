@@ -110,7 +110,9 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
     for (const p of everyone) p.stop();
   });
 
+  const dominant: (string | null)[] = [];
   const alice = await join(url, 'room1', 'alice', { width: 320, height: 240, level: 12000 });
+  sfu.rooms.get('room1')!.on('dominantspeaker', (id) => dominant.push(id));
   everyone.push(alice);
   const bob = await join(url, 'room1', 'bob', { width: 160, height: 120, level: 0 });
   everyone.push(bob);
@@ -127,6 +129,8 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
   // ion-sfu sends only changes, so a late joiner would wait; sfud sends it the current list.
   await waitFor('the late joiner learns the current speaker', () => carol.speakers.some((ids) => ids.includes(alice.streamId!)), 10_000);
   t.notOk(alice.speakers.some((ids) => ids.includes(bob.streamId!)), 'silent bob is never a speaker');
+  // sfud's dominantSpeaker message on the same channel (ion-sdk-js passes unknown methods to no one, so read it from the room).
+  await waitFor('alice is the dominant speaker', () => dominant.at(-1) === alice.streamId);
 
   // Data channel fan-out: alice opens "chat" on her publisher connection.
   const chat = alice.client.createDataChannel('chat');
