@@ -116,6 +116,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
 
   constructor(opts: ProducerOptions) {
     super();
+    // Every subscriber's subscription listens for 'close': hundreds are normal.
+    this.setMaxListeners(0);
     this.opts = opts;
     this.kind = opts.kind;
     this.streamId = opts.streamId;

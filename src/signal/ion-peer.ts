@@ -91,6 +91,8 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly rtxProducerBySsrc = new Map<number, Producer>();
   private readonly rtxPrimaryPt = new Map<Producer, Map<number, number>>();
   private readonly keyframes = new Map<Producer, KeyframeRequester>();
+  /** Producers whose keyframe request fell inside the throttle window: sent on a later tick, not dropped. */
+  private readonly keyframePending = new Set<Producer>();
   private readonly subscriptions: Subscription[] = [];
   private readonly consumerBySsrc = new Map<number, Consumer>();
   private nextMid = 1;
@@ -158,7 +160,11 @@ export class IonPeer implements SignalSession, RoomMember {
     this.sub = sub;
     sub.onRtcp = (buf, len) => this.onSubscriberRtcp(buf, len);
     sub.on('dtlsstatechange', (state) => {
-      if (state === 'connected') this.openApiChannel();
+      if (state !== 'connected') return;
+      this.openApiChannel();
+      // Consumers asked for a keyframe when the answer arrived, possibly long
+      // before the subscriber could receive it: ask again now that it can.
+      for (const s of this.subscriptions) s.consumer?.requestKeyframe();
     });
 
     const room = this.opts.rooms.getOrCreate(p.sid);
@@ -335,6 +341,7 @@ export class IonPeer implements SignalSession, RoomMember {
     for (const [ssrc, x] of this.rtxProducerBySsrc) if (x === p) this.rtxProducerBySsrc.delete(ssrc);
     this.rtxPrimaryPt.delete(p);
     this.keyframes.delete(p);
+    this.keyframePending.delete(p);
     p.close();
     this.room?.producerRemoved(p);
   }
@@ -375,8 +382,15 @@ export class IonPeer implements SignalSession, RoomMember {
     const kr = this.keyframes.get(p);
     const pub = this.pub;
     if (!kr || !pub) return;
+    const throttledBefore = kr.throttled;
     const kind = kr.request(performance.now());
-    if (!kind) return;
+    if (!kind) {
+      // Throttled: ask again when the window has passed, so a subscriber that
+      // joins right after another still gets its keyframe (unsupported: give up).
+      if (kr.throttled > throttledBefore) this.keyframePending.add(p);
+      return;
+    }
+    this.keyframePending.delete(p);
     const mediaSsrc = this.ssrcOf(p);
     const pkt: RtcpPacket =
       kind === 'pli'
@@ -500,6 +514,7 @@ export class IonPeer implements SignalSession, RoomMember {
   tick(now: number): void {
     const pub = this.pub;
     if (this.closed || !pub || pub.dtlsState !== 'connected') return;
+    if (this.keyframePending.size > 0) for (const p of [...this.keyframePending]) this.sendKeyframeRequest(p);
     for (const p of this._producers) {
       const nack = p.nack;
       if (!nack) continue;
