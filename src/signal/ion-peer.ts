@@ -103,7 +103,6 @@ export class IonPeer implements SignalSession, RoomMember {
   private negotiationPending = false;
   private api: DataChannel | undefined;
   private readonly apiQueue: string[] = [];
-  private readonly fanout = new Map<string, DataChannel>();
   private noAutoSubscribe = false;
   private closed = false;
   private readonly view = new RtpView();
@@ -403,7 +402,6 @@ export class IonPeer implements SignalSession, RoomMember {
   private onPublisherChannel(ch: DataChannel): void {
     // ion-sdk-js opens `ion-sfu` on the publisher only to get an m=application; ion-sfu drops it.
     if (ch.label === API_CHANNEL_LABEL) return;
-    this.fanout.set(ch.label, ch);
     ch.on('message', (data) => this.room?.fanout(this, ch.label, data));
     this.room?.addFanoutLabel(this, ch.label);
   }
