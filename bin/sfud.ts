@@ -36,7 +36,8 @@ async function main(): Promise<number> {
     log.fatal({ err }, 'sfud could not start');
     return 1;
   }
-  log.info({ announcedIp: config.announcedIp, shards: config.shards }, 'sfud started');
+  // NOTE: --shards is accepted, but the data plane runs in this thread until the shard runtime (issue 7) lands.
+  log.info({ announcedIp: config.announcedIp, dataPlane: 'in-thread' }, 'sfud started');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
