@@ -49,7 +49,8 @@ Options:
   --udp-host HOST        address media is bound to          (default 127.0.0.1, env SFUD_UDP_HOST)
   --announced-ip IP      address given to clients in ICE candidates, for servers
                          behind 1:1 NAT                      (default: the media address, env SFUD_ANNOUNCED_IP)
-  --shards N             data-plane worker threads          (default: number of cores, env SFUD_SHARDS)
+  --shards N             data-plane worker threads          (default: number of cores, env SFUD_SHARDS;
+                         accepted, not yet used: the data plane runs in the main thread)
   --log-level LEVEL      fatal|error|warn|info|debug|trace|silent (default info, env SFUD_LOG_LEVEL)
   --log-format FORMAT    pretty|json                        (default: pretty on a TTY, json otherwise)
   -v, --version          print the version and exit
