@@ -28,6 +28,8 @@ interface Participant {
   streamId?: string;
   /** Frames decoded per remote stream id. */
   frames: Map<string, number>;
+  /** Last decoded frame size per remote stream id. */
+  sizes: Map<string, string>;
   /** Audio samples received per remote stream id. */
   audio: Map<string, number>;
   speakers: string[][];
@@ -65,12 +67,15 @@ function source(width: number, height: number, level: number) {
 async function join(url: string, room: string, name: string, publish?: { width: number; height: number; level: number }): Promise<Participant> {
   const signal = new IonSFUJSONRPCSignal(url);
   const client = new Client(signal, { codec: 'vp8', iceServers: [] } as never);
-  const p: Participant = { name, client, signal, frames: new Map(), audio: new Map(), speakers: [], messages: [], stop: () => {} };
+  const p: Participant = { name, client, signal, frames: new Map(), sizes: new Map(), audio: new Map(), speakers: [], messages: [], stop: () => {} };
   const sinks: { stop(): void }[] = [];
   client.ontrack = (track: { kind: string }, stream: { id: string }) => {
     if (track.kind === 'video') {
       const sink = new nonstandard.RTCVideoSink(track);
-      sink.onframe = () => p.frames.set(stream.id, (p.frames.get(stream.id) ?? 0) + 1);
+      sink.onframe = (e: { frame: { width: number; height: number } }) => {
+        p.frames.set(stream.id, (p.frames.get(stream.id) ?? 0) + 1);
+        p.sizes.set(stream.id, `${e.frame.width}x${e.frame.height}`);
+      };
       sinks.push(sink);
     } else {
       const sink = new nonstandard.RTCAudioSink(track);
@@ -122,6 +127,10 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
   const carol = await join(url, 'room1', 'carol');
   everyone.push(carol);
   await waitFor('the late joiner decodes both publishers', () => (carol.frames.get(alice.streamId!) ?? 0) >= 10 && (carol.frames.get(bob.streamId!) ?? 0) >= 10, 30_000);
+  t.equal(bob.sizes.get(alice.streamId!), '320x240', 'bob decodes alice at her size');
+  t.equal(alice.sizes.get(bob.streamId!), '160x120', 'alice decodes bob at his size');
+  t.equal(carol.sizes.get(alice.streamId!), '320x240');
+  t.equal(carol.sizes.get(bob.streamId!), '160x120');
   t.pass(`frames: alice<-bob ${alice.frames.get(bob.streamId!)}, bob<-alice ${bob.frames.get(alice.streamId!)}, carol<-alice ${carol.frames.get(alice.streamId!)}, carol<-bob ${carol.frames.get(bob.streamId!)}`);
 
   // Speaker: alice sends a loud tone, bob silence (wrtc's Opus encoder sets the audio level extension).
@@ -187,6 +196,9 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
     [],
     'no producer of bob remains',
   );
+  // The others' subscriber connections lose bob's tracks: sfud renegotiates them inactive.
+  const subSdp = () => (alice.client as unknown as { transports: { pc: { remoteDescription: { sdp: string } } }[] }).transports[1]!.pc.remoteDescription.sdp;
+  await waitFor("bob's tracks leave alice's subscriber connection", () => !subSdp().includes(`a=msid:${bob.streamId}`));
   const m3 = await scrape();
   t.ok(m3.value('sfud_rtp_packets_total{direction="in"}') >= m2.value('sfud_rtp_packets_total{direction="in"}'), 'counters keep what closed transports counted');
   t.ok(m3.value('sfud_transports_closed_total{reason="peer-left"}') >= 2, 'closes counted by reason class');
