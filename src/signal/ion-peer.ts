@@ -91,8 +91,6 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly rtxProducerBySsrc = new Map<number, Producer>();
   private readonly rtxPrimaryPt = new Map<Producer, Map<number, number>>();
   private readonly keyframes = new Map<Producer, KeyframeRequester>();
-  /** Producers whose keyframe request fell inside the throttle window: sent on a later tick, not dropped. */
-  private readonly keyframePending = new Set<Producer>();
   private readonly subscriptions: Subscription[] = [];
   private readonly consumerBySsrc = new Map<number, Consumer>();
   private nextMid = 1;
@@ -340,7 +338,6 @@ export class IonPeer implements SignalSession, RoomMember {
     for (const [ssrc, x] of this.rtxProducerBySsrc) if (x === p) this.rtxProducerBySsrc.delete(ssrc);
     this.rtxPrimaryPt.delete(p);
     this.keyframes.delete(p);
-    this.keyframePending.delete(p);
     p.close();
     this.room?.producerRemoved(p);
   }
@@ -379,17 +376,14 @@ export class IonPeer implements SignalSession, RoomMember {
 
   private sendKeyframeRequest(p: Producer): void {
     const kr = this.keyframes.get(p);
+    if (kr) this.sendKeyframe(p, kr.request(performance.now()));
+  }
+
+  /** Writes and sends the PLI or FIR the requester let through (null: nothing now). */
+  private sendKeyframe(p: Producer, kind: 'pli' | 'fir' | null): void {
     const pub = this.pub;
-    if (!kr || !pub) return;
-    const throttledBefore = kr.throttled;
-    const kind = kr.request(performance.now());
-    if (!kind) {
-      // Throttled: ask again when the window has passed, so a subscriber that
-      // joins right after another still gets its keyframe (unsupported: give up).
-      if (kr.throttled > throttledBefore) this.keyframePending.add(p);
-      return;
-    }
-    this.keyframePending.delete(p);
+    const kr = this.keyframes.get(p);
+    if (!kind || !pub || !kr) return;
     const mediaSsrc = this.ssrcOf(p);
     const pkt: RtcpPacket =
       kind === 'pli'
@@ -512,7 +506,8 @@ export class IonPeer implements SignalSession, RoomMember {
   tick(now: number): void {
     const pub = this.pub;
     if (this.closed || !pub || pub.dtlsState !== 'connected') return;
-    if (this.keyframePending.size > 0) for (const p of [...this.keyframePending]) this.sendKeyframeRequest(p);
+    // Keyframe requests that fell inside the throttle window are owed, not dropped.
+    for (const [p, kr] of this.keyframes) if (kr.pending) this.sendKeyframe(p, kr.due(now));
     for (const p of this._producers) {
       const nack = p.nack;
       if (!nack) continue;

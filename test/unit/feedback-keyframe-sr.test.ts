@@ -100,3 +100,19 @@ t.test('SR NTP time, counters, and the wire', async (t) => {
   big.onPacketSent(3000, 20, 33);
   t.equal(big.octetCount, 10, 'octet count wraps mod 2^32');
 });
+
+t.test('KeyframeRequester: a throttled request is owed and handed out by due() once the window passes', async (t) => {
+  const k = new KeyframeRequester({ minIntervalMs: 500 });
+  t.equal(k.request(1000), 'pli');
+  t.equal(k.pending, false);
+  t.equal(k.request(1100), null, 'inside the window');
+  t.equal(k.pending, true, 'but owed');
+  t.equal(k.due(1400), null, 'still inside the window');
+  t.equal(k.due(1500), 'pli', 'sent as soon as the window has passed');
+  t.equal(k.pending, false);
+  t.equal(k.due(2500), null, 'nothing owed, nothing sent');
+  t.equal(k.pliSent, 2);
+  const none = new KeyframeRequester({ pli: false, fir: false });
+  t.equal(none.request(0), null);
+  t.equal(none.pending, false, 'an unsupported request is never owed');
+});

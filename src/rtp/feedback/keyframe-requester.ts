@@ -34,6 +34,12 @@ export class KeyframeRequester {
   firSent = 0;
   /** Requests suppressed by the interval. */
   throttled = 0;
+  /**
+   * A request arrived inside the interval: it is owed, not forgotten, so a
+   * second subscriber joining right after a first still gets its keyframe.
+   * `due()` hands it out once the interval has passed.
+   */
+  pending = false;
   /** Requests dropped because the publisher negotiated neither PLI nor FIR. */
   unsupported = 0;
 
@@ -55,8 +61,10 @@ export class KeyframeRequester {
     }
     if (nowMs - this.lastMs < this.minIntervalMs) {
       this.throttled++;
+      this.pending = true;
       return null;
     }
+    this.pending = false;
     this.lastMs = nowMs;
     if (this.kind === 'fir') {
       this.firSeqNr = (this.firSeqNr + 1) & 0xff;
@@ -65,6 +73,12 @@ export class KeyframeRequester {
       this.pliSent++;
     }
     return this.kind;
+  }
+
+  /** The owed request, if one is pending and the interval has passed (call on a timer). */
+  due(nowMs: number): KeyframeRequestKind | null {
+    if (!this.pending || nowMs - this.lastMs < this.minIntervalMs) return null;
+    return this.request(nowMs);
   }
 
   toJSON(): Record<string, number | string | null> {
