@@ -169,12 +169,13 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /**
-   * Driven by the registry's shared timer: the dominant speaker decides on its
-   * own 300 ms grid; a change goes to every member's ion-sfu channel as
+   * Driven by the registry's shared timer: each member's RTCP runs, then the
+   * dominant speaker decides on its own 300 ms grid; a change goes to every member's ion-sfu channel as
    * `{"method":"dominantSpeaker","params":{"streamId":...}}` (sfud's addition
    * next to ion-sfu's audioLevels) and out as a room event.
    */
   tick(nowMs: number): void {
+    for (const m of this.members.values()) m.tick(nowMs);
     const change = this.dominantSpeaker.tick(nowMs);
     if (!change) return;
     const msg = JSON.stringify({ method: 'dominantSpeaker', params: { streamId: change.dominant } });
@@ -222,7 +223,6 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     const now = performance.now();
     for (const room of this.rooms.values()) {
       room.tick(now);
-      for (const m of room.memberList) m.tick(now);
     }
   }
 

@@ -86,6 +86,8 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly _producers: Producer[] = [];
   private readonly producerBySsrc = new Map<number, Producer>();
   private readonly producerByMid = new Map<string, Producer>();
+  /** SSRCs learned from the MID extension for producers whose SDP had no a=ssrc. */
+  private readonly learnedSsrc = new Map<Producer, number>();
   private pubMidExtId = 0;
   /** RTX (RFC 4588) from publishers: RTX SSRC -> the producer it repairs, and RTX PT -> primary PT. */
   private readonly rtxProducerBySsrc = new Map<number, Producer>();
@@ -335,6 +337,7 @@ export class IonPeer implements SignalSession, RoomMember {
     if (i >= 0) this._producers.splice(i, 1);
     this.producerByMid.delete(p.mid);
     for (const [ssrc, x] of this.producerBySsrc) if (x === p) this.producerBySsrc.delete(ssrc);
+    this.learnedSsrc.delete(p);
     for (const [ssrc, x] of this.rtxProducerBySsrc) if (x === p) this.rtxProducerBySsrc.delete(ssrc);
     this.rtxPrimaryPt.delete(p);
     this.keyframes.delete(p);
@@ -365,6 +368,7 @@ export class IonPeer implements SignalSession, RoomMember {
       producer = mid === null ? undefined : this.producerByMid.get(mid);
       if (!producer || producer.ssrc !== 0) return;
       this.producerBySsrc.set(view.ssrc, producer);
+      this.learnedSsrc.set(producer, view.ssrc);
     }
     const now = performance.now();
     if (this.twccExtId > 0) {
@@ -536,10 +540,9 @@ export class IonPeer implements SignalSession, RoomMember {
     }
   }
 
+  /** The publisher SSRC of a producer: from the SDP, or learned from the MID extension. */
   private ssrcOf(p: Producer): number {
-    if (p.ssrc) return p.ssrc;
-    for (const [ssrc, x] of this.producerBySsrc) if (x === p) return ssrc;
-    return 0;
+    return p.ssrc || (this.learnedSsrc.get(p) ?? 0);
   }
 
   private sendCongestionFeedback(pub: WebRtcTransport, now: number): void {
