@@ -2,20 +2,37 @@
  * Consumer: one outgoing track to one subscriber. Per forwarded packet it
  * decides (forward or drop, and the output numbering), then applies:
  * copy into a fresh buffer, rewrite SSRC / payload type / sequence number /
- * timestamp / header-extension ids, and hand the buffer to the subscriber
- * transport, which encrypts it in place and sends it (STYLE.md 4).
+ * timestamp / header-extension ids (and VP8/VP9 picture id and TL0PICIDX),
+ * and hand the buffer to the subscriber transport, which encrypts it in
+ * place and sends it (STYLE.md 4).
  *
- * Numbering is continuous on the subscriber side across pauses, keyframe
- * waits and producer changes: at every (re)start the offsets are chosen so
- * the next packet follows the last one sent (sequence + 1, timestamp advanced
- * by the wall time elapsed at the codec's clock rate, never a fixed 90 kHz).
+ * Video goes through a `VideoLayerSelector` (src/simulcast): which simulcast
+ * encoding or SVC layer, which temporal layers, keyframe-gated switches. The
+ * consumer applies its decisions (STYLE.md 5: decide, then apply):
+ *
+ *  - Numbering is continuous on the subscriber side across pauses, keyframe
+ *    waits, layer switches and dropped temporal/spatial packets: at every
+ *    (re)start the offsets are chosen so the next packet follows the last
+ *    one sent, and a packet dropped in order consumes no output number.
+ *  - Timestamps: on a switch between simulcast encodings the new one is
+ *    mapped onto the old one's time line through both encodings' sender
+ *    reports (NTP <-> RTP), at the codec's clock rate; without reports (or
+ *    when they disagree with the wall clock) the elapsed wall time is used.
+ *  - VP8/VP9 picture id and TL0PICIDX are rebased at each switch and the
+ *    picture id skips nothing for dropped temporal pictures, so the decoder
+ *    sees one stream.
+ *  - A small ring (the "sequencer") remembers, per output sequence number,
+ *    where the packet came from, so subscriber NACKs are served from the
+ *    producer's store with the exact rewritten header.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
-import type { PacketContext, Producer } from './producer.js';
+import type { PacketContext, Producer, ProducerEncoding } from './producer.js';
 import { SenderReportGenerator } from '../rtp/feedback/index.js';
 import type { SenderReportPacket } from '../rtp/rtcp/index.js';
+import { createVp8Descriptor, parseVp8, writeVp8PictureId, writeVp8Tl0PicIdx } from '../rtp/codecs/index.js';
+import { VideoLayerSelector, type LayerPacket } from '../simulcast/layer-selector.js';
 
 /** Where a consumer's packets go: the subscriber's transport. */
 export interface RtpSink {
@@ -35,16 +52,49 @@ export interface ConsumerOptions {
   /** Producer extension id -> subscriber extension id (0 or absent: removed). */
   extensionIds: ReadonlyMap<number, number>;
   paused?: boolean;
+  /** Start on the highest layer (ion-sfu `bestqualityfirst`, default) or the lowest. */
+  bestQualityFirst?: boolean;
   appData?: Record<string, unknown>;
   now?: () => number;
+}
+
+/** Spatial/temporal caps (ion-sfu: 0 low .. 2 high). */
+export interface PreferredLayers {
+  spatial: number;
+  temporal?: number | undefined;
 }
 
 export interface ConsumerEvents {
   close: [];
   producerclose: [];
+  /** The forwarded spatial layer changed (-1: nothing forwarded). */
+  layerchange: [spatial: number];
 }
 
 const NO_PT = 0xff;
+/** Highest layer index a preference can name (3 simulcast encodings / temporal layers). */
+const MAX_LAYER = 2;
+/** Output packets remembered for NACKs (a power of two; ion-sfu's maxpackettrack default is 500). */
+const SEQUENCER_SIZE = 512;
+const SEQUENCER_MASK = SEQUENCER_SIZE - 1;
+/** The same packet is not resent twice within this window (the first copy may still be in flight). */
+const RETRANSMIT_GUARD_MS = 100;
+/** A consumer asks for a keyframe at most this often while a switch waits for one. */
+const KEYFRAME_ASK_INTERVAL_MS = 250;
+/** A timestamp derived from sender reports is trusted only within this much of the wall-clock estimate. */
+const MAX_SR_DISAGREEMENT_MS = 1000;
+
+/** Per output sequence number: where the packet came from and how it was rewritten (lazily allocated). */
+class Sequencer {
+  readonly seq = new Int32Array(SEQUENCER_SIZE).fill(-1);
+  readonly srcSeq = new Uint16Array(SEQUENCER_SIZE);
+  readonly encoding = new Uint8Array(SEQUENCER_SIZE);
+  readonly ts = new Uint32Array(SEQUENCER_SIZE);
+  /** Rewritten picture id (low 16 bits) and TL0PICIDX (bits 16-23), -1 when none. */
+  readonly pic = new Int32Array(SEQUENCER_SIZE);
+  readonly marker = new Uint8Array(SEQUENCER_SIZE);
+  readonly sentMs = new Float64Array(SEQUENCER_SIZE);
+}
 
 export class Consumer extends EventEmitter<ConsumerEvents> {
   readonly id = randomUUID();
@@ -59,28 +109,56 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private readonly now: () => number;
   private _paused: boolean;
   private _closed = false;
-  /** Video waits for a keyframe after (re)start; audio never does. */
-  private waitingKeyframe: boolean;
-  /** Set when the next forwarded packet must re-derive the numbering offsets. */
+  /** Video: spatial/temporal decisions. Audio: none. */
+  private readonly selector: VideoLayerSelector | undefined;
+  private readonly lp: LayerPacket = {
+    layer: 0,
+    keyframe: false,
+    startOfFrame: false,
+    endOfFrame: undefined,
+    marker: false,
+    temporalLayer: 0,
+    temporalLayerSync: false,
+    size: 0,
+  };
+  private preferred: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
+  private allocated: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
+  private lastKeyframeAskMs = -Infinity;
+  /** Set when the next forwarded packet must re-derive the numbering offsets (audio, and video restarts). */
   private resync = true;
   private seqOffset = 0;
   private tsOffset = 0;
+  private picOffset = 0;
+  private tl0Offset = 0;
+  /** The encoding currently forwarded (its numbering is what the offsets apply to). */
+  private encoding: ProducerEncoding | undefined;
   /** Producer extended seq of the first packet after the last resync (older ones are dropped). */
   private resyncExtSeq = 0;
+  /** Highest producer extended seq seen on the current encoding since the resync (for in-order drops). */
+  private highestInExtSeq = -1;
   private started = false;
-  private lastOutSeq = 0;
+  /** Last output: extended sequence number (monotonic counter), timestamp, picture id, TL0PICIDX. */
+  private lastOutExtSeq = -1;
   private lastOutTs = 0;
+  private lastOutPic = -1;
+  private lastOutTl0 = -1;
   private lastSentMs = 0;
-  private highestOutExtSeq = -Infinity;
+  private sequencer: Sequencer | undefined;
+  private readonly vp8 = createVp8Descriptor();
 
   readonly stats = {
     packets: 0,
     bytes: 0,
-    drops: { paused: 0, waitingKeyframe: 0, payloadType: 0, stale: 0, sink: 0 },
+    drops: { paused: 0, waitingKeyframe: 0, payloadType: 0, stale: 0, sink: 0, temporalLayer: 0, spatialLayer: 0, otherLayer: 0 },
     keyframeRequests: 0,
     resyncs: 0,
     retransmitted: 0,
     retransmitMisses: 0,
+    retransmitGuarded: 0,
+    layerSwitches: 0,
+    /** Timestamps on a layer switch taken from sender reports / from the wall clock. */
+    tsFromSenderReports: 0,
+    tsFromWallClock: 0,
   };
   private readonly sr: SenderReportGenerator;
 
@@ -96,9 +174,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     for (const [from, to] of opts.extensionIds) this.extMap[from & 0xff] = to & 0xff;
     this._paused = opts.paused ?? false;
     this.sr = new SenderReportGenerator(this.ssrc, opts.producer.currentCodec.clockRate);
-    this.waitingKeyframe = this.kind === 'video';
+    if (this.kind === 'video') {
+      // ion-sfu's bestqualityfirst=false starts on the lowest layer; allocation may raise it.
+      if (opts.bestQualityFirst === false) this.allocated.spatial = 0;
+      this.selector = new VideoLayerSelector({ svc: opts.producer.svc, targetSpatial: this.allocated.spatial, targetTemporal: MAX_LAYER });
+      this.selector.resume(this.now());
+    }
     opts.producer.addConsumer(this);
-    if (!this._paused && this.waitingKeyframe) this.askKeyframe();
+    if (!this._paused && this.selector) this.askKeyframe(this.selector.desiredLayer(this.now()), this.now());
   }
 
   get paused(): boolean {
@@ -111,7 +194,77 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   /** Last sequence number sent to the subscriber (for NACK mapping and SR). */
   get lastSequenceNumber(): number {
-    return this.lastOutSeq;
+    return this.lastOutExtSeq < 0 ? 0 : this.lastOutExtSeq & 0xffff;
+  }
+
+  /** Spatial layer being forwarded (-1: none yet, paused, or audio). */
+  get currentLayer(): number {
+    return this.selector?.currentSpatialLayer ?? -1;
+  }
+
+  get currentTemporalLayer(): number {
+    return this.selector?.currentTemporalLayer ?? -1;
+  }
+
+  /** The spatial layer the consumer is heading for (preference and allocation), -1 for none. */
+  get targetLayer(): number {
+    return this.selector?.targetSpatialLayer ?? -1;
+  }
+
+  get preferredLayers(): { spatial: number; temporal: number } {
+    return { ...this.preferred };
+  }
+
+  /** Layers of the producer that are arriving now, ascending. */
+  availableLayers(): number[] {
+    return this.selector?.availableLayers(this.now()) ?? [];
+  }
+
+  /** Layer bitrate (bits/s) measured over the last second, 0 when unknown. */
+  layerBitrate(layer: number): number {
+    return this.selector?.layerStats(layer)?.bitrate ?? 0;
+  }
+
+  /**
+   * The subscriber's (or the application's) cap: the highest spatial and
+   * temporal layer to forward. A lower layer is used when the cap's layer is
+   * not arriving, or when bandwidth allocation says so.
+   */
+  setPreferredLayers(p: PreferredLayers): void {
+    const spatial = clampLayer(p.spatial);
+    const temporal = p.temporal === undefined ? this.preferred.temporal : clampLayer(p.temporal);
+    this.preferred = { spatial, temporal };
+    this.applyTarget();
+  }
+
+  /** The bandwidth allocator's cap (-1 spatial: no video fits; the consumer sends nothing). */
+  setAllocatedLayers(spatial: number, temporal: number): void {
+    if (spatial === this.allocated.spatial && temporal === this.allocated.temporal) return;
+    this.allocated = { spatial: Math.min(MAX_LAYER, spatial), temporal: clampLayer(temporal) };
+    this.applyTarget();
+  }
+
+  private applyTarget(): void {
+    const sel = this.selector;
+    if (!sel) return;
+    const spatial = Math.min(this.preferred.spatial, this.allocated.spatial);
+    const temporal = Math.min(this.preferred.temporal, this.allocated.temporal);
+    const wasNone = sel.targetSpatialLayer < 0;
+    sel.setTarget(spatial, temporal);
+    if (spatial < 0) {
+      this.noteLayer();
+      return;
+    }
+    if (wasNone) {
+      // Restarting from nothing: a keyframe first, with continuous numbering.
+      this.resync = true;
+      sel.resume(this.now());
+    }
+    if (sel.switchPending(this.now())) {
+      // A new target is a new request, not a repeat of the last one.
+      this.lastKeyframeAskMs = -Infinity;
+      this.askKeyframe(sel.desiredLayer(this.now()), this.now());
+    }
   }
 
   /** Called by the producer for every packet (the fan-out loop). */
@@ -120,64 +273,165 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.stats.drops.paused++;
       return;
     }
-    if (this.waitingKeyframe) {
-      if (!(ctx.summary.keyframe && ctx.summary.startOfFrame)) {
-        this.stats.drops.waitingKeyframe++;
-        return;
-      }
-      this.waitingKeyframe = false;
-    }
     const src = ctx.view;
     const pt = this.ptMap[src.payloadType]!;
     if (pt === NO_PT) {
       this.stats.drops.payloadType++;
       return;
     }
-    const now = this.now();
-    if (this.resync) {
-      this.resync = false;
-      this.stats.resyncs++;
-      this.resyncExtSeq = ctx.extSeq;
-      if (this.started) {
-        const clockRate = ctx.codec.clockRate;
-        const elapsedTicks = Math.max(1, Math.round(((now - this.lastSentMs) * clockRate) / 1000));
-        this.seqOffset = this.lastOutSeq + 1 - ctx.extSeq;
-        this.tsOffset = this.lastOutTs + elapsedTicks - ctx.extTimestamp;
-      } else {
-        // First packet ever: keep the producer's numbering (offset 0) so
-        // captures line up; any offset is valid for a new stream.
-        this.seqOffset = 0;
-        this.tsOffset = 0;
+    const sel = this.selector;
+    let marker = src.marker;
+    if (sel) {
+      const s = ctx.summary;
+      const lp = this.lp;
+      lp.layer = ctx.layer;
+      lp.keyframe = s.keyframe;
+      lp.startOfFrame = s.startOfFrame;
+      lp.endOfFrame = s.endOfFrame;
+      lp.marker = marker;
+      lp.temporalLayer = s.temporalLayer;
+      lp.temporalLayerSync = s.layerSync;
+      lp.size = ctx.length;
+      const d = sel.select(lp, ctx.arrivalMs);
+      if (d.needKeyframe >= 0) this.askKeyframe(d.needKeyframe, ctx.arrivalMs);
+      if (!d.forward) {
+        if (d.dropTemporal || d.dropSpatial) this.dropInOrder(ctx, d.dropTemporal);
+        else if (d.spatial < 0) this.stats.drops.waitingKeyframe++;
+        else this.stats.drops.otherLayer++;
+        return;
       }
-      this.highestOutExtSeq = -Infinity;
+      if (d.switched) {
+        this.switchTo(ctx);
+        this.noteLayer();
+      } else if (ctx.extSeq < this.resyncExtSeq) {
+        // Reordered packet from before the (re)start point: it would number backwards.
+        this.stats.drops.stale++;
+        return;
+      }
+      // SVC: the picture ends with the highest spatial layer forwarded, which may not be the publisher's.
+      if (this.producer.svc && s.endOfFrame === true && ctx.layer === d.spatial) marker = true;
+    } else if (this.resync) {
+      this.switchTo(ctx);
     } else if (ctx.extSeq < this.resyncExtSeq) {
-      // Reordered packet from before the (re)start point: it would number backwards.
       this.stats.drops.stale++;
       return;
     }
+    if (ctx.extSeq > this.highestInExtSeq) this.highestInExtSeq = ctx.extSeq;
+    const now = this.now();
     const outExtSeq = ctx.extSeq + this.seqOffset;
     const outSeq = outExtSeq & 0xffff;
     const outTs = (ctx.extTimestamp + this.tsOffset) >>> 0;
-
+    const s = ctx.summary;
+    let pic = -1;
+    let tl0 = -1;
+    if (s.pictureIdOffset >= 0) pic = (s.pictureId + this.picOffset) & 0x7fff;
+    if (s.tl0PicIdxOffset >= 0) tl0 = (s.tl0PicIdx + this.tl0Offset) & 0xff;
     const len = ctx.length;
-    if (!this.send(src.buf, src.offset, len, pt, outSeq, outTs)) {
+    const rel = src.offset;
+    if (!this.send(src.buf, rel, len, pt, outSeq, outTs, marker, pic, s.pictureIdOffset - rel, tl0, s.tl0PicIdxOffset - rel)) {
       this.stats.drops.sink++;
       return;
     }
     this.started = true;
     this.sr.onPacketSent(outTs, src.payloadLength, now);
-    if (outExtSeq > this.highestOutExtSeq) {
-      this.highestOutExtSeq = outExtSeq;
-      this.lastOutSeq = outSeq;
+    if (outExtSeq > this.lastOutExtSeq) {
+      this.lastOutExtSeq = outExtSeq;
       this.lastOutTs = outTs;
       this.lastSentMs = now;
+      if (pic >= 0) this.lastOutPic = pic;
+      if (tl0 >= 0) this.lastOutTl0 = tl0;
     }
+    if (this.kind === 'video') this.remember(outSeq, ctx, outTs, pic, tl0, marker, now);
     this.stats.packets++;
     this.stats.bytes += len;
   }
 
-  /** Copies a packet, rewrites it into this consumer's numbering and sends it. */
-  private send(srcBuf: Buffer, offset: number, len: number, pt: number, seq: number, ts: number): boolean {
+  /**
+   * A packet of the current stream not forwarded (a temporal layer above the
+   * cap, or an SVC spatial layer above the current one). In order, it
+   * consumes no output number (and a dropped picture no picture id);
+   * reordered, numbers were already given out and a gap stays.
+   */
+  private dropInOrder(ctx: PacketContext, temporal: boolean): void {
+    if (temporal) this.stats.drops.temporalLayer++;
+    else this.stats.drops.spatialLayer++;
+    if (!this.started || ctx.encoding !== this.encoding || ctx.extSeq <= this.highestInExtSeq) return;
+    this.highestInExtSeq = ctx.extSeq;
+    this.seqOffset--;
+    // A whole picture dropped (VP8 temporal): the next one takes its picture id.
+    if (temporal && ctx.summary.startOfFrame && ctx.summary.pictureIdOffset >= 0) this.picOffset--;
+  }
+
+  /** (Re)start on `ctx`'s encoding: offsets so the output continues where it stopped. */
+  private switchTo(ctx: PacketContext): void {
+    this.resync = false;
+    this.stats.resyncs++;
+    const prev = this.encoding;
+    if (prev && prev !== ctx.encoding) this.stats.layerSwitches++;
+    this.encoding = ctx.encoding;
+    this.resyncExtSeq = ctx.extSeq;
+    this.highestInExtSeq = ctx.extSeq - 1;
+    const s = ctx.summary;
+    if (!this.started) {
+      // First packet ever: keep the producer's numbering (offset 0) so
+      // captures line up; any offset is valid for a new stream.
+      this.seqOffset = 0;
+      this.tsOffset = 0;
+      this.picOffset = 0;
+      this.tl0Offset = 0;
+      return;
+    }
+    this.seqOffset = this.lastOutExtSeq + 1 - ctx.extSeq;
+    const outTs = this.alignedTimestamp(ctx, prev);
+    this.tsOffset = mod32(outTs - ctx.extTimestamp);
+    if (s.pictureId >= 0 && this.lastOutPic >= 0) this.picOffset = (this.lastOutPic + 1 - s.pictureId) & 0x7fff;
+    if (s.tl0PicIdx >= 0 && this.lastOutTl0 >= 0) this.tl0Offset = (this.lastOutTl0 + 1 - s.tl0PicIdx) & 0xff;
+  }
+
+  /**
+   * The output timestamp for the first packet after a (re)start. Switching
+   * between encodings with sender reports from both: the new packet's
+   * capture time on the old encoding's RTP clock, plus the old offset. Else
+   * (or if that disagrees with the wall clock by more than a second): the
+   * last output timestamp plus the wall time elapsed since, at the codec's
+   * clock rate. Never earlier than one tick after the last.
+   */
+  private alignedTimestamp(ctx: PacketContext, prev: ProducerEncoding | undefined): number {
+    const clockRate = ctx.codec.clockRate;
+    const now = this.now();
+    const elapsedTicks = Math.max(1, Math.round(((now - this.lastSentMs) * clockRate) / 1000));
+    const wall = mod32(this.lastOutTs + elapsedTicks);
+    const next = ctx.encoding;
+    if (prev && prev !== next && prev.srNtpMs >= 0 && next.srNtpMs >= 0) {
+      // ts on prev's clock = ts + (srRtp_prev - srRtp_next) + (ntp_next - ntp_prev) * rate
+      const onPrev = ctx.extTimestamp + (prev.srRtp - next.srRtp) + Math.round(((next.srNtpMs - prev.srNtpMs) * clockRate) / 1000);
+      const aligned = mod32(onPrev + this.tsOffset);
+      const ahead = (aligned - this.lastOutTs) | 0;
+      const disagreement = Math.abs(((aligned - wall) | 0) / clockRate) * 1000;
+      if (disagreement <= MAX_SR_DISAGREEMENT_MS) {
+        this.stats.tsFromSenderReports++;
+        // The new layer's keyframe may carry the same capture time as the last frame sent.
+        return ahead >= 1 ? aligned : mod32(this.lastOutTs + 1);
+      }
+    }
+    this.stats.tsFromWallClock++;
+    return wall;
+  }
+
+  /** Copies a packet, rewrites it into this consumer's numbering and sends it. Offsets are relative to `offset`. */
+  private send(
+    srcBuf: Buffer,
+    offset: number,
+    len: number,
+    pt: number,
+    seq: number,
+    ts: number,
+    marker: boolean,
+    pic: number,
+    picAt: number,
+    tl0: number,
+    tl0At: number,
+  ): boolean {
     const buf = Buffer.allocUnsafe(len + this.sink.rtpTrailerRoom);
     srcBuf.copy(buf, 0, offset, offset + len);
     const out = this.out;
@@ -186,23 +440,48 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     out.sequenceNumber = seq;
     out.timestamp = ts;
     out.ssrc = this.ssrc;
+    if (marker !== out.marker) out.marker = marker;
     if (out.extLength > 0) out.remapExtensionIds(this.extMap);
+    if (pic >= 0 && picAt >= 0) writeVp8PictureId(buf, picAt, pic);
+    if (tl0 >= 0 && tl0At >= 0) writeVp8Tl0PicIdx(buf, tl0At, tl0);
     return this.sink.sendRtpOwned(buf, len);
+  }
+
+  private remember(outSeq: number, ctx: PacketContext, ts: number, pic: number, tl0: number, marker: boolean, now: number): void {
+    const q = (this.sequencer ??= new Sequencer());
+    const i = outSeq & SEQUENCER_MASK;
+    q.seq[i] = outSeq;
+    q.srcSeq[i] = ctx.view.sequenceNumber;
+    q.encoding[i] = ctx.encoding.index;
+    q.ts[i] = ts;
+    q.pic[i] = pic < 0 ? -1 : (pic & 0xffff) | ((tl0 < 0 ? 0xff : tl0) << 16);
+    q.marker[i] = marker ? 1 : 0;
+    q.sentMs[i] = now;
   }
 
   /**
    * The subscriber NACKed `seq` (our numbering): resend it from the
-   * producer's store, as plain retransmission in the same numbering (RFC
-   * 4585; RTX toward subscribers is not offered). Packets from before the
-   * last (re)start, or gone from the store, cannot be resent.
+   * producer's store with the header it was first sent with (RFC 4585; RTX
+   * toward subscribers is not offered). Packets older than the sequencer or
+   * the store cannot be resent; one resent less than 100 ms ago is not sent
+   * again.
    */
   retransmit(seq: number): boolean {
-    const store = this.producer.store;
-    if (!store || this._closed || !this.started) return false;
-    // Map our 16-bit number back to the producer's, through the current offset.
-    const producerSeq = (seq - this.seqOffset) & 0xffff;
-    const slot = store.get(producerSeq, this.now());
-    if (slot < 0 || store.extSeqOf(slot) < this.resyncExtSeq) {
+    const q = this.sequencer;
+    if (!q || this._closed) return false;
+    const i = seq & SEQUENCER_MASK;
+    if (q.seq[i] !== seq) {
+      this.stats.retransmitMisses++;
+      return false;
+    }
+    const now = this.now();
+    if (now - q.sentMs[i]! < RETRANSMIT_GUARD_MS) {
+      this.stats.retransmitGuarded++;
+      return false;
+    }
+    const store = this.producer.encodings[q.encoding[i]!]?.store;
+    const slot = store ? store.get(q.srcSeq[i]!, now) : -1;
+    if (!store || slot < 0) {
       this.stats.retransmitMisses++;
       return false;
     }
@@ -211,8 +490,17 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const slab = store.slab;
     const pt = this.ptMap[slab[off + 1]! & 0x7f]!;
     if (pt === NO_PT) return false;
-    const ts = (slab.readUInt32BE(off + 4) + this.tsOffset) >>> 0;
-    if (!this.send(slab, off, len, pt, seq, ts)) return false;
+    const packed = q.pic[i]!;
+    let picAt = -1;
+    let tl0At = -1;
+    if (packed >= 0 && this.out.reset(slab, off, len) && parseVp8(slab, this.out.payloadOffset, this.out.payloadLength, this.vp8)) {
+      picAt = this.vp8.pictureIdOffset - off;
+      tl0At = this.vp8.tl0PicIdxOffset - off;
+    }
+    const pic = packed >= 0 ? packed & 0xffff : -1;
+    const tl0 = packed >= 0 && packed >>> 16 !== 0xff ? packed >>> 16 : -1;
+    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At)) return false;
+    q.sentMs[i] = now;
     this.stats.retransmitted++;
     return true;
   }
@@ -222,19 +510,28 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return this.sr.write(nowMs, ntpNowMs, out);
   }
 
-  private askKeyframe(): void {
+  /** Asks the producer for a keyframe of `layer`, at most every 250 ms from this consumer. */
+  private askKeyframe(layer: number, nowMs: number): void {
+    if (nowMs - this.lastKeyframeAskMs < KEYFRAME_ASK_INTERVAL_MS) return;
+    this.lastKeyframeAskMs = nowMs;
     this.stats.keyframeRequests++;
-    this.producer.requestKeyframe();
+    this.producer.requestKeyframe(Math.max(0, layer), nowMs);
   }
 
   /** The subscriber asked for a keyframe (PLI/FIR on our SSRC). */
   requestKeyframe(): void {
-    if (this.kind === 'video' && !this._paused) this.askKeyframe();
+    const sel = this.selector;
+    if (!sel || this._paused) return;
+    const layer = sel.currentSpatialLayer >= 0 ? sel.currentSpatialLayer : sel.desiredLayer(this.now());
+    this.lastKeyframeAskMs = -Infinity;
+    this.askKeyframe(layer, this.now());
   }
 
   pause(): void {
     if (this._paused || this._closed) return;
     this._paused = true;
+    this.selector?.pause();
+    this.noteLayer();
   }
 
   /** Resumes forwarding; video restarts at the next keyframe, which is requested now. */
@@ -242,10 +539,21 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (!this._paused || this._closed) return;
     this._paused = false;
     this.resync = true;
-    if (this.kind === 'video') {
-      this.waitingKeyframe = true;
-      this.askKeyframe();
+    const sel = this.selector;
+    if (sel) {
+      const now = this.now();
+      sel.resume(now);
+      this.lastKeyframeAskMs = -Infinity;
+      this.askKeyframe(sel.desiredLayer(now), now);
     }
+  }
+
+  private reportedLayer = -1;
+  private noteLayer(): void {
+    const layer = this.currentLayer;
+    if (layer === this.reportedLayer) return;
+    this.reportedLayer = layer;
+    this.emit('layerchange', layer);
   }
 
   /** The producer closed: silent toward the producer, loud toward the owner. */
@@ -270,13 +578,38 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       kind: this.kind,
       ssrc: this.ssrc,
       paused: this._paused,
-      waitingKeyframe: this.waitingKeyframe,
       seqOffset: this.seqOffset,
       tsOffset: this.tsOffset,
+      layers: this.layerState(),
+    };
+  }
+
+  private layerState(): Record<string, unknown> | undefined {
+    const sel = this.selector;
+    if (!sel) return undefined;
+    return {
+      current: sel.currentSpatialLayer,
+      currentTemporal: sel.currentTemporalLayer,
+      target: sel.targetSpatialLayer,
+      targetTemporal: sel.targetTemporalLayer,
+      preferred: this.preferred,
+      allocated: this.allocated,
+      switches: sel.switches,
+      /** Packets that arrived while a switch waited for its keyframe and the old layer kept flowing. */
+      freezesAvoided: sel.keyframeWaits,
     };
   }
 
   getStats(): Record<string, unknown> {
-    return { id: this.id, kind: this.kind, ssrc: this.ssrc, ...this.stats };
+    return { id: this.id, kind: this.kind, ssrc: this.ssrc, ...this.stats, layers: this.layerState() };
   }
+}
+
+function clampLayer(n: number): number {
+  return Math.max(0, Math.min(MAX_LAYER, Math.trunc(n)));
+}
+
+function mod32(n: number): number {
+  const m = n % 4294967296;
+  return m < 0 ? m + 4294967296 : m;
 }

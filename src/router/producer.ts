@@ -22,7 +22,15 @@ import {
   type CodecSummary,
 } from '../rtp/codecs/index.js';
 import type { Consumer } from './consumer.js';
-import { NackGenerator, ReceiveStatistics, RetransmissionStore } from '../rtp/feedback/index.js';
+import {
+  KeyframeRequester,
+  NackGenerator,
+  ReceiveStatistics,
+  RetransmissionStore,
+  type KeyframeRequestKind,
+} from '../rtp/feedback/index.js';
+import { compactNtp, ntpToMs } from '../rtp/rtcp/ntp.js';
+import { orderRids } from '../simulcast/layer-selector.js';
 
 export type MediaKind = 'audio' | 'video';
 
@@ -39,6 +47,19 @@ export interface RouterCodec {
   rtxPayloadType?: number;
 }
 
+/** One encoding as the publisher's SDP describes it (simulcast: one per rid or per SIM SSRC). */
+export interface EncodingOptions {
+  /** Media SSRC; 0 when the SDP gave none (learned from the rid/MID extension on first sight). */
+  ssrc: number;
+  /** RFC 8851 rid, for rid-based simulcast. */
+  rid?: string | undefined;
+  /** RTX SSRC paired with it (FID group), 0/undefined when unknown or learned later. */
+  rtxSsrc?: number | undefined;
+  /** Resolution limits from `a=rid` restrictions, used to order non-ion rids before any keyframe. */
+  maxWidth?: number | undefined;
+  maxHeight?: number | undefined;
+}
+
 export interface ProducerOptions {
   kind: MediaKind;
   /** Publisher's msid stream id and track id (ion-sdk-js keys everything on the stream id). */
@@ -46,13 +67,98 @@ export interface ProducerOptions {
   trackId: string;
   mid: string;
   codecs: readonly RouterCodec[];
-  /** SSRC of the (single-layer) encoding; later issues add simulcast layers. */
-  ssrc: number;
+  /** SSRC of a single-encoding producer (ignored when `encodings` is given). */
+  ssrc?: number;
+  /**
+   * Simulcast encodings in SDP order (rids in `a=simulcast` order, or the
+   * SSRCs of an `a=ssrc-group:SIM`, lowest first as libwebrtc lists them).
+   */
+  encodings?: readonly EncodingOptions[];
   /** Publisher extension ids for the extensions ingress reads (0 = not negotiated). */
-  extensionIds: { audioLevel?: number; transportWideCc?: number; mid?: number; rid?: number };
+  extensionIds: { audioLevel?: number; transportWideCc?: number; mid?: number; rid?: number; repairedRid?: number };
+  /** The publisher negotiated `nack pli` / `ccm fir` (keyframe request kind). */
+  feedback?: { pli?: boolean; fir?: boolean };
   appData?: Record<string, unknown>;
-  /** Called (throttled by the owner) when a consumer needs a keyframe. */
-  requestKeyframe?: (producer: Producer) => void;
+  /**
+   * Called when a consumer needs a keyframe of `encoding` and the
+   * encoding's throttle lets a request through now (or later, see
+   * `ProducerEncoding.keyframe.pending`).
+   */
+  requestKeyframe?: (producer: Producer, encoding: ProducerEncoding, kind: KeyframeRequestKind) => void;
+}
+
+/**
+ * Per-encoding ingress state: everything that is per SSRC (numbering,
+ * reception statistics, NACK, the retransmission store, sender-report clock
+ * mapping, keyframe throttle).
+ */
+export class ProducerEncoding {
+  readonly index: number;
+  readonly rid: string | undefined;
+  /** Media SSRC (0 until learned). */
+  ssrc: number;
+  /** RTX SSRC (0 until learned or when none). */
+  rtxSsrc: number;
+  /** Spatial layer this encoding is (simulcast order, re-ranked by observed resolution for non-ion rids). */
+  layer: number;
+  readonly maxWidth: number | undefined;
+  readonly maxHeight: number | undefined;
+  readonly seq = new Unwrapper(16);
+  readonly ts = new Unwrapper(32);
+  readonly descriptors: CodecDescriptors = createCodecDescriptors();
+  readonly receiveStats: ReceiveStatistics;
+  readonly nack: NackGenerator | undefined;
+  readonly store: RetransmissionStore | undefined;
+  readonly keyframe: KeyframeRequester;
+  /** Latest sender report: NTP time (ms since 1900) and the RTP timestamp it maps to; ntp < 0 before one. */
+  srNtpMs = -1;
+  srRtp = 0;
+  /** Resolution from the latest keyframe that carried one (VP8), 0 before. */
+  width = 0;
+  height = 0;
+  packets = 0;
+  bytes = 0;
+  keyframes = 0;
+  lastKeyframeMs = -1;
+  lastPacketMs = -1;
+
+  constructor(index: number, kind: MediaKind, o: EncodingOptions, feedback: { pli?: boolean; fir?: boolean } | undefined) {
+    this.index = index;
+    this.rid = o.rid;
+    this.ssrc = o.ssrc >>> 0;
+    this.rtxSsrc = (o.rtxSsrc ?? 0) >>> 0;
+    this.layer = index;
+    this.maxWidth = o.maxWidth;
+    this.maxHeight = o.maxHeight;
+    this.receiveStats = new ReceiveStatistics(this.ssrc);
+    if (kind === 'video') {
+      this.nack = new NackGenerator();
+      this.store = new RetransmissionStore();
+    }
+    this.keyframe = new KeyframeRequester({ pli: feedback?.pli ?? true, fir: feedback?.fir ?? false });
+  }
+
+  /** A sender report from this encoding's SSRC (RFC 3550 6.4.1): its NTP/RTP pair aligns layers. */
+  onSenderReport(ntpSec: number, ntpFrac: number, rtpTimestamp: number, arrivalMs: number): void {
+    this.srNtpMs = ntpToMs(ntpSec, ntpFrac);
+    this.srRtp = rtpTimestamp >>> 0;
+    this.receiveStats.onSenderReport(compactNtp(ntpSec, ntpFrac), arrivalMs);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      index: this.index,
+      rid: this.rid,
+      ssrc: this.ssrc,
+      rtxSsrc: this.rtxSsrc,
+      layer: this.layer,
+      width: this.width,
+      height: this.height,
+      packets: this.packets,
+      bytes: this.bytes,
+      keyframes: this.keyframes,
+    };
+  }
 }
 
 /** Per-packet facts computed once at ingress. Valid only during the fan-out call. */
@@ -64,6 +170,10 @@ export interface PacketContext {
   arrivalMs: number;
   codec: RouterCodec;
   summary: CodecSummary;
+  /** The encoding the packet arrived on. */
+  encoding: ProducerEncoding;
+  /** Its spatial layer: the simulcast layer, or (SVC) the layer from the payload descriptor. */
+  layer: number;
   /** RFC 6464 level (0 loudest .. 127 silence), or -1 when absent. */
   audioLevel: number;
   voiceActivity: boolean;
@@ -74,7 +184,11 @@ export interface ProducerEvents {
   /** Paused or resumed by the publisher side (mute). */
   pause: [];
   resume: [];
+  /** The encodings' layer ranking changed (non-ion rids ranked by observed resolution). */
+  layerschange: [];
 }
+
+const ION_RIDS = new Set(['q', 'h', 'f']);
 
 export class Producer extends EventEmitter<ProducerEvents> {
   readonly id = randomUUID();
@@ -82,29 +196,23 @@ export class Producer extends EventEmitter<ProducerEvents> {
   readonly streamId: string;
   readonly trackId: string;
   readonly mid: string;
-  readonly ssrc: number;
   readonly codecs: readonly RouterCodec[];
   readonly appData: Record<string, unknown>;
+  /** Simulcast encodings (one for a plain track). */
+  readonly encodings: readonly ProducerEncoding[];
+  /** Layers live in one RTP stream (VP9/AV1 SVC): consumers drop by the descriptor's spatial id. */
+  readonly svc: boolean;
   private readonly opts: ProducerOptions;
   /** Indexed by payload type: the codec, for O(1) lookup per packet. */
   private readonly codecByPt: (RouterCodec | undefined)[] = new Array<RouterCodec | undefined>(128);
-  private readonly seq = new Unwrapper(16);
-  private readonly ts = new Unwrapper(32);
-  private readonly descriptors: CodecDescriptors = createCodecDescriptors();
   private readonly ctx: PacketContext;
   private consumers: Consumer[] = [];
-  /** RFC 3550 reception statistics, for receiver reports to the publisher. */
-  readonly receiveStats: ReceiveStatistics;
-  /** Gaps to NACK toward the publisher (video only). */
-  readonly nack: NackGenerator | undefined;
-  /** Copies of recent packets, serving subscribers' NACKs (video only). */
-  readonly store: RetransmissionStore | undefined;
   /** Receives each packet's RFC 6464 level (set by the room's audio-level observer). */
   audioLevelSink: ((level: number) => void) | undefined;
   private _closed = false;
   private _paused = false;
-  /** Last keyframe arrival (ms) and the last time a consumer asked for one. */
-  private lastKeyframeMs = -1;
+  /** Rids other than ion-sfu's q/h/f are ranked by resolution once every encoding has shown one. */
+  private rankByResolution: boolean;
 
   readonly stats = {
     packets: 0,
@@ -123,17 +231,27 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.streamId = opts.streamId;
     this.trackId = opts.trackId;
     this.mid = opts.mid;
-    this.ssrc = opts.ssrc;
     this.codecs = opts.codecs;
     this.appData = opts.appData ?? {};
     for (const c of opts.codecs) this.codecByPt[c.payloadType & 0x7f] = c;
-    this.receiveStats = new ReceiveStatistics(opts.ssrc);
-    if (opts.kind === 'video') {
-      this.nack = new NackGenerator();
-      this.store = new RetransmissionStore();
+    const encs = opts.encodings && opts.encodings.length > 0 ? opts.encodings : [{ ssrc: opts.ssrc ?? 0 }];
+    this.encodings = encs.map((e, i) => new ProducerEncoding(i, opts.kind, e, opts.feedback));
+    const rids = encs.map((e) => e.rid);
+    this.rankByResolution = false;
+    if (rids.every((r) => r !== undefined) && encs.length > 1) {
+      const order = orderRids(
+        encs.map((e) => ({
+          rid: e.rid!,
+          width: e.maxWidth,
+          height: e.maxHeight,
+        })),
+      );
+      for (const e of this.encodings) e.layer = order.get(e.rid!) ?? e.index;
+      this.rankByResolution = !rids.every((r) => ION_RIDS.has(r!));
     }
     const first = opts.codecs[0];
     if (!first) throw new Error('a producer needs at least one codec');
+    this.svc = this.encodings.length === 1 && opts.kind === 'video' && opts.codecs.some((c) => c.kind === 'vp9' || c.kind === 'av1');
     this.ctx = {
       view: new RtpView(),
       length: 0,
@@ -142,6 +260,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
       arrivalMs: 0,
       codec: first,
       summary: createCodecSummary(),
+      encoding: this.encodings[0]!,
+      layer: 0,
       audioLevel: -1,
       voiceActivity: false,
     };
@@ -155,20 +275,38 @@ export class Producer extends EventEmitter<ProducerEvents> {
     return this._paused;
   }
 
+  /** SSRC of the first encoding (the only one for a plain track). */
+  get ssrc(): number {
+    return this.encodings[0]!.ssrc;
+  }
+
+  /** True when the publisher sends more than one encoding. */
+  get simulcast(): boolean {
+    return this.encodings.length > 1;
+  }
+
   /** The codec of the last packet (what consumers currently receive). */
   get currentCodec(): RouterCodec {
     return this.ctx.codec;
   }
 
+  /** The encoding carrying spatial layer `layer`, if any. */
+  encodingForLayer(layer: number): ProducerEncoding | undefined {
+    const list = this.encodings;
+    for (let i = 0; i < list.length; i++) if (list[i]!.layer === layer) return list[i];
+    return undefined;
+  }
+
   /**
-   * Ingress for one decrypted RTP packet of this producer's SSRC. `view` has
-   * already been reset on the packet by the caller (the transport routing
-   * by SSRC parsed it once).
+   * Ingress for one decrypted RTP packet of encoding `encodingIndex`. `view`
+   * has already been reset on the packet by the caller (the transport
+   * routing by SSRC parsed it once).
    */
-  receive(view: RtpView, length: number, arrivalMs: number): void {
+  receive(view: RtpView, length: number, arrivalMs: number, encodingIndex = 0): void {
     if (this._closed) return;
+    const enc = this.encodings[encodingIndex];
     const codec = this.codecByPt[view.payloadType];
-    if (!codec) {
+    if (!codec || !enc) {
       this.stats.drops.unknownPayloadType++;
       return;
     }
@@ -177,18 +315,21 @@ export class Producer extends EventEmitter<ProducerEvents> {
     ctx.length = length;
     ctx.codec = codec;
     ctx.arrivalMs = arrivalMs;
-    ctx.extSeq = this.seq.update(view.sequenceNumber);
-    ctx.extTimestamp = this.ts.update(view.timestamp);
-    this.receiveStats.onPacket(ctx.extSeq, view.timestamp, arrivalMs, codec.clockRate);
-    if (this.nack) {
-      this.nack.onPacket(ctx.extSeq, arrivalMs);
-      this.store!.store(view.buf, view.offset, length, ctx.extSeq, arrivalMs);
+    ctx.encoding = enc;
+    ctx.extSeq = enc.seq.update(view.sequenceNumber);
+    ctx.extTimestamp = enc.ts.update(view.timestamp);
+    enc.receiveStats.onPacket(ctx.extSeq, view.timestamp, arrivalMs, codec.clockRate);
+    enc.lastPacketMs = arrivalMs;
+    if (enc.nack) {
+      enc.nack.onPacket(ctx.extSeq, arrivalMs);
+      enc.store!.store(view.buf, view.offset, length, ctx.extSeq, arrivalMs);
     }
-    if (!parseCodecPayload(codec.kind, view.buf, view.payloadOffset, view.payloadLength, this.descriptors, ctx.summary)) {
+    if (!parseCodecPayload(codec.kind, view.buf, view.payloadOffset, view.payloadLength, enc.descriptors, ctx.summary)) {
       // Padding-only packets (probing) have no payload: forward nothing, count nothing wrong.
       if (view.payloadLength > 0) this.stats.drops.malformedPayload++;
       return;
     }
+    ctx.layer = this.svc ? ctx.summary.spatialLayer : enc.layer;
     ctx.audioLevel = -1;
     ctx.voiceActivity = false;
     const levelId = this.opts.extensionIds.audioLevel ?? 0;
@@ -203,10 +344,9 @@ export class Producer extends EventEmitter<ProducerEvents> {
         }
       }
     }
-    if (this.kind === 'video' && ctx.summary.keyframe && ctx.summary.startOfFrame) {
-      this.stats.keyframes++;
-      this.lastKeyframeMs = arrivalMs;
-    }
+    if (this.kind === 'video' && ctx.summary.keyframe && ctx.summary.startOfFrame) this.onKeyframe(enc, codec, arrivalMs);
+    enc.packets++;
+    enc.bytes += length;
     this.stats.packets++;
     this.stats.bytes += length;
     if (this._paused) return;
@@ -214,11 +354,52 @@ export class Producer extends EventEmitter<ProducerEvents> {
     for (let i = 0; i < list.length; i++) list[i]!.forward(ctx);
   }
 
-  /** A consumer (or the owner) asks for a keyframe; the owner throttles and sends PLI/FIR. */
-  requestKeyframe(): void {
+  private onKeyframe(enc: ProducerEncoding, codec: RouterCodec, arrivalMs: number): void {
+    this.stats.keyframes++;
+    enc.keyframes++;
+    enc.lastKeyframeMs = arrivalMs;
+    if (codec.kind !== 'vp8') return;
+    const d = enc.descriptors.vp8;
+    if (d.width === 0 || (d.width === enc.width && d.height === enc.height)) return;
+    enc.width = d.width;
+    enc.height = d.height;
+    if (this.rankByResolution) this.rerank();
+  }
+
+  /** Non-ion rids: rank encodings by the resolution their keyframes show, once all have shown one. */
+  private rerank(): void {
+    if (this.encodings.some((e) => e.width === 0)) return;
+    const order = orderRids(this.encodings.map((e) => ({ rid: e.rid!, width: e.width, height: e.height })));
+    let changed = false;
+    for (const e of this.encodings) {
+      const layer = order.get(e.rid!) ?? e.layer;
+      if (layer !== e.layer) changed = true;
+      e.layer = layer;
+    }
+    if (changed) this.emit('layerschange');
+  }
+
+  /**
+   * A consumer (or the owner) asks for a keyframe of spatial layer `layer`
+   * (SVC and plain tracks: the one encoding). Throttled per encoding; a
+   * throttled request is owed (`keyframe.pending`) and sent by the owner's tick.
+   */
+  requestKeyframe(layer = 0, nowMs = performance.now()): void {
     if (this._closed || this.kind !== 'video') return;
+    const enc = this.svc || !this.simulcast ? this.encodings[0] : this.encodingForLayer(layer);
+    if (!enc) return;
     this.stats.keyframeRequests++;
-    this.opts.requestKeyframe?.(this);
+    const kind = enc.keyframe.request(nowMs);
+    if (kind) this.opts.requestKeyframe?.(this, enc, kind);
+  }
+
+  /** Sends the keyframe requests that were throttled and are now due (called from the owner's tick). */
+  flushKeyframeRequests(nowMs: number): void {
+    for (const enc of this.encodings) {
+      if (!enc.keyframe.pending) continue;
+      const kind = enc.keyframe.due(nowMs);
+      if (kind) this.opts.requestKeyframe?.(this, enc, kind);
+    }
   }
 
   addConsumer(c: Consumer): void {
@@ -264,14 +445,21 @@ export class Producer extends EventEmitter<ProducerEvents> {
       trackId: this.trackId,
       mid: this.mid,
       ssrc: this.ssrc,
+      svc: this.svc,
       paused: this._paused,
       codecs: this.codecs.map((c) => ({ payloadType: c.payloadType, mimeType: c.mimeType, clockRate: c.clockRate })),
+      encodings: this.encodings.map((e) => e.toJSON()),
       consumers: this.consumers.map((c) => c.id),
-      lastKeyframeMs: this.lastKeyframeMs,
     };
   }
 
   getStats(): Record<string, unknown> {
-    return { id: this.id, kind: this.kind, consumers: this.consumers.length, ...this.stats };
+    return {
+      id: this.id,
+      kind: this.kind,
+      consumers: this.consumers.length,
+      ...this.stats,
+      encodings: this.encodings.map((e) => e.toJSON()),
+    };
   }
 }

@@ -16,12 +16,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
 import { RtcpCursor, RtcpType, PsfbFmt, writeRtcp, type RtcpPacket } from '../rtp/rtcp/index.js';
-import { KeyframeRequester, RembEstimator, TwccRecorder, unwrapRtx } from '../rtp/feedback/index.js';
+import { RembEstimator, TwccRecorder, unwrapRtx, type KeyframeRequestKind } from '../rtp/feedback/index.js';
 import { readSdesString, readTransportWideSeq, EXT_URI } from '../rtp/extensions.js';
 import { NTP_UNIX_OFFSET_MS } from '../rtp/rtcp/ntp.js';
 import type { ReportBlock, SenderReportPacket, TwccPacket } from '../rtp/rtcp/index.js';
 import { codecKindFromMimeType } from '../rtp/codecs/index.js';
-import { Producer, type RouterCodec } from '../router/producer.js';
+import { Producer, type EncodingOptions, type ProducerEncoding, type RouterCodec } from '../router/producer.js';
 import { Consumer } from '../router/consumer.js';
 import type { Room, RoomMember, RoomRegistry } from '../router/room.js';
 import type { WebRtcServer } from '../transport/webrtc-server.js';
@@ -66,6 +66,13 @@ export interface IonPeerOptions {
   logger: Logger;
 }
 
+/** Where a publisher SSRC goes: a producer's encoding, as media or as its RTX stream. */
+interface Route {
+  producer: Producer;
+  encoding: ProducerEncoding;
+  rtx: boolean;
+}
+
 /** One outgoing track on the subscriber connection (an m-line we keep in place). */
 interface Subscription {
   mid: string;
@@ -84,15 +91,14 @@ export class IonPeer implements SignalSession, RoomMember {
   private pub: WebRtcTransport | undefined;
   private sub: WebRtcTransport | undefined;
   private readonly _producers: Producer[] = [];
-  private readonly producerBySsrc = new Map<number, Producer>();
+  /** Publisher SSRC -> producer encoding (media or RTX), from the SDP or learned from MID/RID extensions. */
+  private readonly routes = new Map<number, Route>();
   private readonly producerByMid = new Map<string, Producer>();
-  /** SSRCs learned from the MID extension for producers whose SDP had no a=ssrc. */
-  private readonly learnedSsrc = new Map<Producer, number>();
   private pubMidExtId = 0;
-  /** RTX (RFC 4588) from publishers: RTX SSRC -> the producer it repairs, and RTX PT -> primary PT. */
-  private readonly rtxProducerBySsrc = new Map<number, Producer>();
+  private pubRidExtId = 0;
+  private pubRepairedRidExtId = 0;
+  /** RTX (RFC 4588) from publishers: per producer, RTX PT -> primary PT. */
   private readonly rtxPrimaryPt = new Map<Producer, Map<number, number>>();
-  private readonly keyframes = new Map<Producer, KeyframeRequester>();
   private readonly subscriptions: Subscription[] = [];
   private readonly consumerBySsrc = new Map<number, Consumer>();
   private nextMid = 1;
@@ -274,6 +280,8 @@ export class IonPeer implements SignalSession, RoomMember {
       if (s.kind !== 'audio' && s.kind !== 'video') continue;
         for (const [id, uri] of Object.entries(s.extensions)) {
         if (uri === EXT_URI.mid) this.pubMidExtId = Number(id);
+        if (uri === EXT_URI.rid) this.pubRidExtId = Number(id);
+        if (uri === EXT_URI.repairedRid) this.pubRepairedRidExtId = Number(id);
         if (uri === EXT_URI.transportWideCc && s.feedback.transportCc) this.twccExtId = Number(id);
       }
       const existing = this.producerByMid.get(s.mid);
@@ -301,9 +309,7 @@ export class IonPeer implements SignalSession, RoomMember {
     }
     if (codecs.length === 0) return;
     const extIdOf = (uri: string): number => Number(Object.entries(s.extensions).find(([, u]) => u === uri)?.[0] ?? 0);
-    // The primary SSRC: the first one that is not the second member of an FID (RTX) group.
-    const rtxSsrcs = new Set(s.ssrcGroups.filter((g) => g.semantics === 'FID').map((g) => g.ssrcs[1]));
-    const ssrc = s.ssrcs.map((x) => x.ssrc).find((id) => !rtxSsrcs.has(id)) ?? 0;
+    const encodings = publisherEncodings(s);
     const msid = s.msid ?? s.ssrcs.find((x) => x.msid)?.msid;
     const producer = new Producer({
       kind: s.kind as 'audio' | 'video',
@@ -311,24 +317,29 @@ export class IonPeer implements SignalSession, RoomMember {
       trackId: msid?.trackId ?? `${s.kind}-${s.mid}`,
       mid: s.mid,
       codecs,
-      ssrc,
+      encodings,
       extensionIds: {
         audioLevel: extIdOf(EXT_URI.audioLevel),
         transportWideCc: extIdOf(EXT_URI.transportWideCc),
         mid: extIdOf(EXT_URI.mid),
         rid: extIdOf(EXT_URI.rid),
+        repairedRid: extIdOf(EXT_URI.repairedRid),
       },
+      feedback: { pli: s.feedback.pli, fir: s.feedback.fir },
       appData: { extensions: s.extensions, feedback: s.feedback },
-      requestKeyframe: (p) => this.sendKeyframeRequest(p),
+      requestKeyframe: (_producer, enc, kind) => this.sendKeyframe(enc, kind),
     });
-    this.keyframes.set(producer, new KeyframeRequester({ pli: s.feedback.pli, fir: s.feedback.fir }));
     this._producers.push(producer);
     this.producerByMid.set(s.mid, producer);
-    const fid = s.ssrcGroups.find((g) => g.semantics === 'FID' && g.ssrcs[0] === ssrc);
-    if (fid?.ssrcs[1] !== undefined) this.rtxProducerBySsrc.set(fid.ssrcs[1], producer);
     this.rtxPrimaryPt.set(producer, new Map(Object.entries(s.rtx).map(([rtx, primary]) => [Number(rtx), primary])));
-    if (ssrc) this.producerBySsrc.set(ssrc, producer);
-    this.log.debug({ mid: s.mid, kind: s.kind, ssrc, streamId: producer.streamId }, 'producer added');
+    for (const encoding of producer.encodings) {
+      if (encoding.ssrc) this.routes.set(encoding.ssrc, { producer, encoding, rtx: false });
+      if (encoding.rtxSsrc) this.routes.set(encoding.rtxSsrc, { producer, encoding, rtx: true });
+    }
+    this.log.debug(
+      { mid: s.mid, kind: s.kind, encodings: producer.encodings.map((e) => e.rid ?? e.ssrc), streamId: producer.streamId },
+      'producer added',
+    );
     this.room?.producerAdded(this, producer);
   }
 
@@ -336,11 +347,8 @@ export class IonPeer implements SignalSession, RoomMember {
     const i = this._producers.indexOf(p);
     if (i >= 0) this._producers.splice(i, 1);
     this.producerByMid.delete(p.mid);
-    for (const [ssrc, x] of this.producerBySsrc) if (x === p) this.producerBySsrc.delete(ssrc);
-    this.learnedSsrc.delete(p);
-    for (const [ssrc, x] of this.rtxProducerBySsrc) if (x === p) this.rtxProducerBySsrc.delete(ssrc);
+    for (const [ssrc, r] of this.routes) if (r.producer === p) this.routes.delete(ssrc);
     this.rtxPrimaryPt.delete(p);
-    this.keyframes.delete(p);
     p.close();
     this.room?.producerRemoved(p);
   }
@@ -348,51 +356,73 @@ export class IonPeer implements SignalSession, RoomMember {
   private onPublisherRtp(buf: Buffer, len: number): void {
     const view = this.view;
     if (!view.reset(buf, 0, len)) return;
-    let producer = this.producerBySsrc.get(view.ssrc);
-    if (!producer) {
-      const repaired = this.rtxProducerBySsrc.get(view.ssrc);
-      if (repaired) {
-        // A retransmission we asked for: restore the original packet in place (RFC 4588 4).
-        const primaryPt = this.rtxPrimaryPt.get(repaired)?.get(view.payloadType);
-        if (primaryPt === undefined) return;
-        const n = unwrapRtx(buf, 0, len, this.ssrcOf(repaired), primaryPt);
-        if (n < 0 || !view.reset(buf, 0, n)) return;
-        this.rtcpStats.rtxReceived++;
-        repaired.receive(view, n, performance.now());
-        return;
-      }
-      // No a=ssrc for this stream: learn the SSRC from the MID extension once.
-      if (this.pubMidExtId === 0) return;
-      const p = view.findExtension(this.pubMidExtId);
-      const mid = p < 0 ? null : readSdesString(buf, p, view.extValueLength);
-      producer = mid === null ? undefined : this.producerByMid.get(mid);
-      if (!producer || producer.ssrc !== 0) return;
-      this.producerBySsrc.set(view.ssrc, producer);
-      this.learnedSsrc.set(producer, view.ssrc);
-    }
+    const route = this.routes.get(view.ssrc) ?? this.learnRoute(view);
+    if (!route) return;
     const now = performance.now();
+    if (route.rtx) {
+      // A retransmission we asked for: restore the original packet in place (RFC 4588 4).
+      const primaryPt = this.rtxPrimaryPt.get(route.producer)?.get(view.payloadType);
+      if (primaryPt === undefined || route.encoding.ssrc === 0) return;
+      const n = unwrapRtx(buf, 0, len, route.encoding.ssrc, primaryPt);
+      if (n < 0 || !view.reset(buf, 0, n)) return;
+      this.rtcpStats.rtxReceived++;
+      route.producer.receive(view, n, now, route.encoding.index);
+      return;
+    }
     if (this.twccExtId > 0) {
       const p = view.findExtension(this.twccExtId);
       if (p >= 0) this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), now);
     } else this.remb.onPacket(len, now);
-    producer.receive(view, len, now);
+    route.producer.receive(view, len, now, route.encoding.index);
   }
 
-  private sendKeyframeRequest(p: Producer): void {
-    const kr = this.keyframes.get(p);
-    if (kr) this.sendKeyframe(p, kr.request(performance.now()));
+  /**
+   * An SSRC the SDP did not name: find its producer by the MID extension and
+   * its encoding by the RID (or, for RTX, repaired RID) extension, once
+   * (RFC 8843 9.2, RFC 8852). A single-encoding producer without a=ssrc
+   * takes the first SSRC that names its MID.
+   */
+  private learnRoute(view: RtpView): Route | undefined {
+    if (this.pubMidExtId === 0) return undefined;
+    const buf = view.buf;
+    const at = view.findExtension(this.pubMidExtId);
+    const mid = at < 0 ? null : readSdesString(buf, at, view.extValueLength);
+    const producer = mid === null ? undefined : this.producerByMid.get(mid);
+    if (!producer) return undefined;
+    let encoding: ProducerEncoding | undefined;
+    let rtx = false;
+    const ridAt = this.pubRidExtId > 0 ? view.findExtension(this.pubRidExtId) : -1;
+    const rrAt = ridAt < 0 && this.pubRepairedRidExtId > 0 ? view.findExtension(this.pubRepairedRidExtId) : -1;
+    if (ridAt >= 0 || rrAt >= 0) {
+      const rid = readSdesString(buf, ridAt >= 0 ? ridAt : rrAt, view.extValueLength);
+      encoding = producer.encodings.find((e) => e.rid !== undefined && e.rid === rid);
+      rtx = rrAt >= 0;
+    }
+    if (!encoding && producer.encodings.length === 1 && !this.rtxPrimaryPt.get(producer)?.has(view.payloadType)) {
+      encoding = producer.encodings[0];
+    }
+    if (!encoding) return undefined;
+    if (rtx) {
+      if (encoding.rtxSsrc !== 0) return undefined;
+      encoding.rtxSsrc = view.ssrc;
+    } else {
+      if (encoding.ssrc !== 0) return undefined;
+      encoding.ssrc = view.ssrc;
+    }
+    const route: Route = { producer, encoding, rtx };
+    this.routes.set(view.ssrc, route);
+    return route;
   }
 
-  /** Writes and sends the PLI or FIR the requester let through (null: nothing now). */
-  private sendKeyframe(p: Producer, kind: 'pli' | 'fir' | null): void {
+  /** Writes and sends the PLI or FIR a producer encoding's throttle let through. */
+  private sendKeyframe(enc: ProducerEncoding, kind: KeyframeRequestKind): void {
     const pub = this.pub;
-    const kr = this.keyframes.get(p);
-    if (!kind || !pub || !kr) return;
-    const mediaSsrc = this.ssrcOf(p);
+    const mediaSsrc = enc.ssrc;
+    if (!pub || mediaSsrc === 0) return;
     const pkt: RtcpPacket =
       kind === 'pli'
-        ? { type: 'pli', senderSsrc: 1, mediaSsrc }
-        : { type: 'fir', senderSsrc: 1, mediaSsrc: 0, entries: [{ ssrc: mediaSsrc, seqNr: kr.firSeqNr }] };
+        ? { type: 'pli', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc }
+        : { type: 'fir', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc: 0, entries: [{ ssrc: mediaSsrc, seqNr: enc.keyframe.firSeqNr }] };
     const n = writeRtcp(pkt, this.rtcpOut, 0);
     pub.sendRtcp(this.rtcpOut, 0, n);
   }
@@ -495,9 +525,11 @@ export class IonPeer implements SignalSession, RoomMember {
     const cur = this.rtcp.reset(buf, 0, len);
     while (cur.next()) {
       if (cur.type !== RtcpType.SR || cur.length < 28) continue;
-      const producer = this.producerBySsrc.get(cur.senderSsrc);
-      // The middle 32 bits of the NTP timestamp (RFC 3550 6.4.1 LSR).
-      producer?.receiveStats.onSenderReport(buf.readUInt32BE(cur.offset + 10) >>> 0, performance.now());
+      const route = this.routes.get(cur.senderSsrc);
+      if (!route || route.rtx) continue;
+      // RFC 3550 6.4.1: NTP seconds, fraction, then the RTP timestamp of the same instant.
+      const o = cur.offset;
+      route.encoding.onSenderReport(buf.readUInt32BE(o + 8), buf.readUInt32BE(o + 12), buf.readUInt32BE(o + 16), performance.now());
     }
   }
 
@@ -510,23 +542,24 @@ export class IonPeer implements SignalSession, RoomMember {
   tick(now: number): void {
     const pub = this.pub;
     if (this.closed || !pub || pub.dtlsState !== 'connected') return;
-    // Keyframe requests that fell inside the throttle window are owed, not dropped.
-    for (const [p, kr] of this.keyframes) if (kr.pending) this.sendKeyframe(p, kr.due(now));
     for (const p of this._producers) {
-      const nack = p.nack;
-      if (!nack) continue;
-      const n = nack.collect(now, 50, this.nackSeqs);
-      if (n > 0) {
-        const mediaSsrc = this.ssrcOf(p);
-        const len = writeRtcp({ type: 'nack', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc, lost: this.nackSeqs.slice(0, n) }, this.rtcpOut, 0);
-        if (pub.sendRtcp(this.rtcpOut, 0, len)) {
-          this.rtcpStats.nacksSent++;
-          this.rtcpStats.nackedSeqs += n;
+      // Keyframe requests that fell inside the throttle window are owed, not dropped.
+      p.flushKeyframeRequests(now);
+      for (const enc of p.encodings) {
+        const nack = enc.nack;
+        if (!nack || enc.ssrc === 0) continue;
+        const n = nack.collect(now, 50, this.nackSeqs);
+        if (n > 0) {
+          const len = writeRtcp({ type: 'nack', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc: enc.ssrc, lost: this.nackSeqs.slice(0, n) }, this.rtcpOut, 0);
+          if (pub.sendRtcp(this.rtcpOut, 0, len)) {
+            this.rtcpStats.nacksSent++;
+            this.rtcpStats.nackedSeqs += n;
+          }
         }
-      }
-      if (nack.keyframeNeeded) {
-        nack.keyframeNeeded = false;
-        p.requestKeyframe();
+        if (nack.keyframeNeeded) {
+          nack.keyframeNeeded = false;
+          p.requestKeyframe(enc.layer, now);
+        }
       }
     }
     if (now - this.lastTwccMs >= TWCC_INTERVAL_MS) {
@@ -540,18 +573,13 @@ export class IonPeer implements SignalSession, RoomMember {
     }
   }
 
-  /** The publisher SSRC of a producer: from the SDP, or learned from the MID extension. */
-  private ssrcOf(p: Producer): number {
-    return p.ssrc || (this.learnedSsrc.get(p) ?? 0);
-  }
-
   private sendCongestionFeedback(pub: WebRtcTransport, now: number): void {
     const media = this._producers[0];
     if (!media) return;
     if (this.twccExtId > 0) {
       if (!this.twcc.hasPending) return;
       const packets: TwccPacket[] = [];
-      this.twcc.buildFeedback(RTCP_SENDER_SSRC, this.ssrcOf(media), packets);
+      this.twcc.buildFeedback(RTCP_SENDER_SSRC, media.ssrc, packets);
       for (const fb of packets) {
         const len = writeRtcp(fb, this.rtcpOut, 0);
         if (pub.sendRtcp(this.rtcpOut, 0, len)) this.rtcpStats.twccFeedback++;
@@ -560,7 +588,7 @@ export class IonPeer implements SignalSession, RoomMember {
     }
     const bitrate = this.remb.value(now);
     if (bitrate < 0) return;
-    const ssrcs = this._producers.map((p) => this.ssrcOf(p)).filter((x) => x !== 0);
+    const ssrcs = this._producers.flatMap((p) => p.encodings.map((e) => e.ssrc)).filter((x) => x !== 0);
     const len = writeRtcp({ type: 'remb', senderSsrc: RTCP_SENDER_SSRC, bitrate, ssrcs }, this.rtcpOut, 0);
     if (pub.sendRtcp(this.rtcpOut, 0, len)) this.rtcpStats.remb++;
   }
@@ -568,10 +596,12 @@ export class IonPeer implements SignalSession, RoomMember {
   private sendReceiverReports(pub: WebRtcTransport, now: number): void {
     const reports: ReportBlock[] = [];
     for (const p of this._producers) {
-      const block: ReportBlock = { ssrc: 0, fractionLost: 0, totalLost: 0, highestSeq: 0, jitter: 0, lsr: 0, dlsr: 0 };
-      if (p.receiveStats.writeReportBlock(block, now)) {
-        block.ssrc = this.ssrcOf(p);
-        reports.push(block);
+      for (const enc of p.encodings) {
+        const block: ReportBlock = { ssrc: 0, fractionLost: 0, totalLost: 0, highestSeq: 0, jitter: 0, lsr: 0, dlsr: 0 };
+        if (enc.ssrc !== 0 && enc.receiveStats.writeReportBlock(block, now)) {
+          block.ssrc = enc.ssrc;
+          reports.push(block);
+        }
       }
     }
     // RFC 3550 6.4.2: at most 31 report blocks per RR.
@@ -737,4 +767,31 @@ function sameProfile(cap: Record<string, string | number>, params: Record<string
     if (key === 'profile-level-id' ? a.slice(0, 4) !== b.slice(0, 4) : a !== b) return false;
   }
   return true;
+}
+
+/**
+ * The encodings a publisher m-section sends, lowest layer first where the
+ * SDP says: rid-based simulcast (`a=simulcast:send` order, SSRCs learned
+ * from the RID extension), SSRC-based (`a=ssrc-group:SIM`, each with its
+ * FID partner), or one encoding (the first SSRC that is not an RTX one).
+ */
+function publisherEncodings(s: NegotiatedSection): EncodingOptions[] {
+  const fid = new Map<number, number>();
+  for (const g of s.ssrcGroups) if (g.semantics === 'FID' && g.ssrcs.length === 2) fid.set(g.ssrcs[0]!, g.ssrcs[1]!);
+  if (s.simulcast && s.simulcast.recv.length > 1) {
+    const out: EncodingOptions[] = [];
+    for (const alts of s.simulcast.recv) {
+      const rid = alts[0]?.rid;
+      if (rid === undefined || out.some((e) => e.rid === rid)) continue;
+      const params = s.rids.find((r) => r.id === rid)?.params ?? {};
+      const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+      out.push({ ssrc: 0, rid, maxWidth: num(params['max-width']), maxHeight: num(params['max-height']) });
+    }
+    if (out.length > 1) return out;
+  }
+  const sim = s.ssrcGroups.find((g) => g.semantics === 'SIM' && g.ssrcs.length > 1);
+  if (sim) return sim.ssrcs.map((ssrc) => ({ ssrc, rtxSsrc: fid.get(ssrc) }));
+  const rtxSsrcs = new Set(fid.values());
+  const ssrc = s.ssrcs.map((x) => x.ssrc).find((id) => !rtxSsrcs.has(id)) ?? 0;
+  return [{ ssrc, rtxSsrc: fid.get(ssrc) }];
 }

@@ -49,6 +49,12 @@ export interface CodecSummary {
   pictureId: number;
   /** VP8/VP9 TL0PICIDX, -1 when absent. */
   tl0PicIdx: number;
+  /** A temporal switching point (VP8 Y bit, VP9 U bit): the frame depends only on lower layers' switch points. */
+  layerSync: boolean;
+  /** Absolute offset of the VP8/VP9 picture id field in the parsed buffer, -1 when absent (rewrite in place). */
+  pictureIdOffset: number;
+  /** Absolute offset of the VP8/VP9 TL0PICIDX byte, -1 when absent. */
+  tl0PicIdxOffset: number;
 }
 
 /** One reusable descriptor per codec; after a parse the matching one holds the full detail (e.g. VP8 rewrite offsets). */
@@ -79,6 +85,9 @@ export function createCodecSummary(): CodecSummary {
     temporalLayer: 0,
     pictureId: -1,
     tl0PicIdx: -1,
+    layerSync: false,
+    pictureIdOffset: -1,
+    tl0PicIdxOffset: -1,
   };
 }
 
@@ -107,6 +116,9 @@ export function parseCodecPayload(
       out.temporalLayer = v.tid < 0 ? 0 : v.tid;
       out.pictureId = v.pictureId;
       out.tl0PicIdx = v.tl0PicIdx;
+      out.layerSync = v.tid >= 0 && v.layerSync;
+      out.pictureIdOffset = v.pictureIdOffset;
+      out.tl0PicIdxOffset = v.tl0PicIdxOffset;
       return true;
     }
     case 'vp9': {
@@ -119,6 +131,9 @@ export function parseCodecPayload(
       out.temporalLayer = v.tid < 0 ? 0 : v.tid;
       out.pictureId = v.pictureId;
       out.tl0PicIdx = v.tl0PicIdx;
+      out.layerSync = v.switchingUpPoint;
+      out.pictureIdOffset = v.pictureIdOffset;
+      out.tl0PicIdxOffset = v.tl0PicIdxOffset;
       return true;
     }
     case 'h264': {
@@ -131,6 +146,9 @@ export function parseCodecPayload(
       out.temporalLayer = 0;
       out.pictureId = -1;
       out.tl0PicIdx = -1;
+      out.layerSync = false;
+      out.pictureIdOffset = -1;
+      out.tl0PicIdxOffset = -1;
       return true;
     }
     case 'av1': {
@@ -143,6 +161,9 @@ export function parseCodecPayload(
       out.temporalLayer = v.temporalId < 0 ? 0 : v.temporalId;
       out.pictureId = -1;
       out.tl0PicIdx = -1;
+      out.layerSync = false;
+      out.pictureIdOffset = -1;
+      out.tl0PicIdxOffset = -1;
       return true;
     }
     case 'opus': {
@@ -155,6 +176,9 @@ export function parseCodecPayload(
       out.temporalLayer = 0;
       out.pictureId = -1;
       out.tl0PicIdx = -1;
+      out.layerSync = false;
+      out.pictureIdOffset = -1;
+      out.tl0PicIdxOffset = -1;
       return true;
     }
   }
