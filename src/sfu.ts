@@ -16,6 +16,7 @@ import { RoomRegistry } from './router/room.js';
 import { IonPeer } from './signal/ion-peer.js';
 import { createDemoHandler } from './signal/demo/handler.js';
 import { SfuMetrics } from './metrics/metrics.js';
+import type { PreferredLayers } from './router/consumer.js';
 import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail } from './signal/jsonrpc/index.js';
 
 export interface SfuOptions {
@@ -83,7 +84,26 @@ export class Sfu {
         m.close('removed by the admin API');
         return 'removed';
       },
+      setPreferredLayers: (sid, uid, streamId, layers) => this.setPreferredLayers(sid, uid, streamId, layers),
     };
+  }
+
+  /**
+   * Caps the video peer `uid` of room `sid` receives of stream `streamId`:
+   * spatial/temporal 0 (low) .. 2 (high), or 'none' to pause it. Returns the
+   * number of tracks changed, or which of room and peer was not found.
+   */
+  setPreferredLayers(
+    sid: string,
+    uid: string,
+    streamId: string,
+    layers: PreferredLayers | 'none',
+  ): number | 'room-not-found' | 'peer-not-found' {
+    const room = this.rooms.get(sid);
+    if (!room) return 'room-not-found';
+    const m = room.getMember(uid);
+    if (!m) return 'peer-not-found';
+    return m.setPreferredLayers(streamId, layers);
   }
 
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */

@@ -81,6 +81,13 @@ const SEQUENCER_MASK = SEQUENCER_SIZE - 1;
 const RETRANSMIT_GUARD_MS = 100;
 /** A consumer asks for a keyframe at most this often while a switch waits for one. */
 const KEYFRAME_ASK_INTERVAL_MS = 250;
+/**
+ * A simulcast layer with no packet for this long is taken as stopped. Longer
+ * than the selector's default: a CPU-starved encoder skips frames for half a
+ * second at a time, and treating that as a stop sends every consumer down and
+ * back up, two keyframe requests per hiccup, which starves it further.
+ */
+const LAYER_TIMEOUT_MS = 1500;
 /** A timestamp derived from sender reports is trusted only within this much of the wall-clock estimate. */
 const MAX_SR_DISAGREEMENT_MS = 1000;
 
@@ -177,7 +184,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (this.kind === 'video') {
       // ion-sfu's bestqualityfirst=false starts on the lowest layer; allocation may raise it.
       if (opts.bestQualityFirst === false) this.allocated.spatial = 0;
-      this.selector = new VideoLayerSelector({ svc: opts.producer.svc, targetSpatial: this.allocated.spatial, targetTemporal: MAX_LAYER });
+      this.selector = new VideoLayerSelector({
+        svc: opts.producer.svc,
+        targetSpatial: this.allocated.spatial,
+        targetTemporal: MAX_LAYER,
+        layerTimeoutMs: LAYER_TIMEOUT_MS,
+      });
       this.selector.resume(this.now());
     }
     opts.producer.addConsumer(this);

@@ -135,7 +135,9 @@ export class ProducerEncoding {
       this.nack = new NackGenerator();
       this.store = new RetransmissionStore();
     }
-    this.keyframe = new KeyframeRequester({ pli: feedback?.pli ?? true, fir: feedback?.fir ?? false });
+    // Keyframes of the higher simulcast layers are expensive to encode: at most one a second (one
+    // every 500 ms for the lowest layer and plain tracks), as LiveKit throttles them.
+    this.keyframe = new KeyframeRequester({ pli: feedback?.pli ?? true, fir: feedback?.fir ?? false, minIntervalMs: index === 0 ? 500 : 1000 });
   }
 
   /** A sender report from this encoding's SSRC (RFC 3550 6.4.1): its NTP/RTP pair aligns layers. */

@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Producer } from './producer.js';
+import type { PreferredLayers } from './consumer.js';
 import { AudioLevelObserver, type AudioLevelOptions } from '../speaker/audio-levels.js';
 import { DominantSpeakerIdentifier } from '../speaker/dominant-speaker.js';
 
@@ -22,6 +23,13 @@ export interface RoomMember {
   onFanoutMessage(label: string, data: string | Buffer): void;
   /** A JSON message for the member's `ion-sfu` channel. */
   sendApi(message: string): void;
+  /**
+   * Caps the video this member receives of another member's stream
+   * (`'none'` pauses it); returns how many tracks it applied to.
+   */
+  setPreferredLayers(streamId: string, layers: PreferredLayers | 'none'): number;
+  /** A publisher in the room announced the simulcast layers of `streamId` it sends (ion-sfu `layers`). */
+  onPublisherLayers(streamId: string, layers: readonly number[]): void;
   /** RTCP counters (NACKs, retransmissions, reports) for metrics. */
   readonly rtcpStats: Readonly<Record<string, number>>;
   /** The shared RTCP timer (every ~20 ms): NACKs, reports, congestion feedback. */
@@ -157,6 +165,11 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** Copies a message to every other member's channel with that label (text stays text). */
+  /** A member announced which simulcast layers of its stream it sends: every other member adapts. */
+  announceLayers(from: RoomMember, streamId: string, layers: readonly number[]): void {
+    for (const m of this.members.values()) if (m !== from) m.onPublisherLayers(streamId, layers);
+  }
+
   fanout(from: RoomMember, label: string, data: string | Buffer): void {
     for (const m of this.members.values()) if (m !== from) m.onFanoutMessage(label, data);
   }

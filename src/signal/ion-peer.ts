@@ -22,7 +22,8 @@ import { NTP_UNIX_OFFSET_MS } from '../rtp/rtcp/ntp.js';
 import type { ReportBlock, SenderReportPacket, TwccPacket } from '../rtp/rtcp/index.js';
 import { codecKindFromMimeType } from '../rtp/codecs/index.js';
 import { Producer, type EncodingOptions, type ProducerEncoding, type RouterCodec } from '../router/producer.js';
-import { Consumer } from '../router/consumer.js';
+import { Consumer, type PreferredLayers } from '../router/consumer.js';
+import { layerName } from '../simulcast/layer-selector.js';
 import type { Room, RoomMember, RoomRegistry } from '../router/room.js';
 import type { WebRtcServer } from '../transport/webrtc-server.js';
 import type { WebRtcTransport } from '../transport/webrtc-transport.js';
@@ -50,6 +51,13 @@ import { SfuError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export const API_CHANNEL_LABEL = 'ion-sfu';
+/** ion-sfu's layer names (data channel `video`, `framerate`, `layers`). */
+const LAYER_BY_NAME: ReadonlyMap<unknown, number> = new Map([
+  ['low', 0],
+  ['medium', 1],
+  ['high', 2],
+]);
+const MAX_SPATIAL = 2;
 const NEGOTIATION_DEBOUNCE_MS = 250;
 /** RTCP cadence (DESIGN.md "RTCP"): reports every second, TWCC feedback every 100 ms. */
 const REPORT_INTERVAL_MS = 1000;
@@ -356,9 +364,15 @@ export class IonPeer implements SignalSession, RoomMember {
   private onPublisherRtp(buf: Buffer, len: number): void {
     const view = this.view;
     if (!view.reset(buf, 0, len)) return;
+    const now = performance.now();
+    // Every packet the publisher's congestion controller numbered is reported,
+    // RTX and probing padding included: a probe reported as lost stops the ramp-up.
+    if (this.twccExtId > 0) {
+      const p = view.findExtension(this.twccExtId);
+      if (p >= 0) this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), now);
+    } else this.remb.onPacket(len, now);
     const route = this.routes.get(view.ssrc) ?? this.learnRoute(view);
     if (!route) return;
-    const now = performance.now();
     if (route.rtx) {
       // A retransmission we asked for: restore the original packet in place (RFC 4588 4).
       const primaryPt = this.rtxPrimaryPt.get(route.producer)?.get(view.payloadType);
@@ -369,10 +383,6 @@ export class IonPeer implements SignalSession, RoomMember {
       route.producer.receive(view, n, now, route.encoding.index);
       return;
     }
-    if (this.twccExtId > 0) {
-      const p = view.findExtension(this.twccExtId);
-      if (p >= 0) this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), now);
-    } else this.remb.onPacket(len, now);
     route.producer.receive(view, len, now, route.encoding.index);
   }
 
@@ -478,6 +488,12 @@ export class IonPeer implements SignalSession, RoomMember {
     }
     const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds });
     s.consumer = consumer;
+    if (s.producer.simulcast || s.producer.svc) {
+      // The subscriber learns which layer it gets whenever that changes (ion-sfu `activeLayer`).
+      consumer.on('layerchange', (layer) => {
+        if (layer >= 0) this.sendActiveLayer(s.producer.streamId, layer, consumer.availableLayers());
+      });
+    }
     this.consumerBySsrc.set(s.ssrc, consumer);
   }
 
@@ -699,27 +715,81 @@ export class IonPeer implements SignalSession, RoomMember {
     ch.on('message', (m) => this.onApiMessage(m));
   }
 
+  /**
+   * The `ion-sfu` channel (reference/ion-sfu-protocol.md 2.2): a subscriber's
+   * preferences for one remote stream, or a publisher announcing the layers
+   * it sends. Unparseable or unknown input is ignored, as ion-sfu does.
+   */
   private onApiMessage(m: string | Buffer): void {
-    if (typeof m !== 'string') return;
+    if (typeof m !== 'string' || m.length > 4096) return;
     let msg: unknown;
     try {
       msg = JSON.parse(m);
     } catch {
-      return; // ion-sfu ignores unparseable messages silently
+      return;
     }
     if (typeof msg !== 'object' || msg === null) return;
-    const { streamId, video, audio } = msg as { streamId?: unknown; video?: unknown; audio?: unknown; layers?: unknown };
-    if (typeof streamId !== 'string' || (msg as { layers?: unknown[] }).layers?.length) return;
+    const { streamId, video, audio, framerate, layers } = msg as Record<string, unknown>;
+    if (typeof streamId !== 'string') return;
+    if (Array.isArray(layers) && layers.length > 0) {
+      const announced = layers.map((l) => LAYER_BY_NAME.get(l)).filter((l): l is number => l !== undefined);
+      if (announced.length > 0 && this._producers.some((p) => p.streamId === streamId)) this.room?.announceLayers(this, streamId, announced);
+      return;
+    }
     for (const s of this.subscriptions) {
       const c = s.consumer;
-      if (!c || s.producer.streamId !== streamId) continue;
-      if (c.kind === 'audio') {
-        // ion-sfu: `audio` is a Go bool, so an absent key mutes.
-        if (audio === true) c.resume();
-        else c.pause();
-      } else if (video === 'none') c.pause();
-      else if (video === 'high' || video === 'medium' || video === 'low') c.resume();
+      if (!c || s.producer.streamId !== streamId || c.kind !== 'audio') continue;
+      // ion-sfu: `audio` is a Go bool, so an absent key mutes.
+      if (audio === true) c.resume();
+      else c.pause();
     }
+    const spatial = LAYER_BY_NAME.get(video);
+    const temporal = LAYER_BY_NAME.get(framerate);
+    if (video === 'none') this.setPreferredLayers(streamId, 'none');
+    else if (spatial !== undefined || temporal !== undefined) {
+      this.setPreferredLayers(streamId, { spatial: spatial ?? MAX_SPATIAL, temporal }, spatial === undefined);
+    }
+  }
+
+  /**
+   * Caps this subscriber's video of `streamId` (the library's and the HTTP
+   * API's `setPreferredLayers`). `keepSpatial`: only the temporal cap changes.
+   */
+  setPreferredLayers(streamId: string, layers: PreferredLayers | 'none', keepSpatial = false): number {
+    let n = 0;
+    for (const s of this.subscriptions) {
+      const c = s.consumer;
+      if (!c || c.kind !== 'video' || s.producer.streamId !== streamId) continue;
+      n++;
+      if (layers === 'none') {
+        c.pause();
+        continue;
+      }
+      c.setPreferredLayers(keepSpatial ? { spatial: c.preferredLayers.spatial, temporal: layers.temporal } : layers);
+      c.resume();
+    }
+    return n;
+  }
+
+  /** ion-sfu `UptrackLayersChange`: tell this subscriber which layer it will get of `streamId`. */
+  onPublisherLayers(streamId: string, layers: readonly number[]): void {
+    for (const s of this.subscriptions) {
+      const c = s.consumer;
+      if (!c || c.kind !== 'video' || s.producer.streamId !== streamId) continue;
+      const cap = c.preferredLayers.spatial;
+      const sorted = [...layers].sort((a, b) => a - b);
+      const active = sorted.filter((l) => l <= cap).at(-1) ?? sorted[0]!;
+      this.sendActiveLayer(streamId, active, sorted);
+    }
+  }
+
+  private sendActiveLayer(streamId: string, layer: number, available: readonly number[]): void {
+    this.sendApi(
+      JSON.stringify({
+        method: 'activeLayer',
+        params: { streamId, activeLayer: layerName(layer), availableLayers: available.map((l) => layerName(l)) },
+      }),
+    );
   }
 
   sendApi(message: string): void {

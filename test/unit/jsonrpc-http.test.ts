@@ -49,6 +49,13 @@ class TestAdmin implements AdminApi {
     room.peers.splice(i, 1);
     return 'removed';
   }
+  setPreferredLayers(sid: string, uid: string, streamId: string, layers: { spatial: number; temporal?: number | undefined } | 'none') {
+    this.calls.push(`setPreferredLayers:${sid}:${uid}:${streamId}:${JSON.stringify(layers)}`);
+    const room = this.rooms.get(sid);
+    if (!room) return 'room-not-found' as const;
+    if (!room.peers.some((p) => p.uid === uid)) return 'peer-not-found' as const;
+    return 1;
+  }
 }
 
 const admin = new TestAdmin();
@@ -209,4 +216,20 @@ t.test('HTTP level: method, content type, body limit', async (t) => {
   const pad = 1024 * 1024 - Buffer.byteLength('{"jsonrpc":"2.0","method":"ping","id":1,"p":""}');
   t.equal((await post(`{"jsonrpc":"2.0","method":"ping","id":1,"p":"${'x'.repeat(pad)}"}`)).status, 200);
   t.equal(admin.calls.length, 1);
+});
+
+t.test('setPreferredLayers: layer names or numbers, "none", and clear errors', async (t) => {
+  admin.calls.length = 0;
+  t.same(await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: { sid: 'room1', uid: 'alice', streamId: 's9', spatial: 'low', temporal: 1 }, id: 1 }), {
+    jsonrpc: '2.0',
+    id: 1,
+    result: { sid: 'room1', uid: 'alice', streamId: 's9', tracks: 1 },
+  });
+  await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: { sid: 'room1', uid: 'alice', streamId: 's9', spatial: 'none' }, id: 2 });
+  t.same(admin.calls, ['setPreferredLayers:room1:alice:s9:{"spatial":0,"temporal":1}', 'setPreferredLayers:room1:alice:s9:"none"']);
+  t.match(await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: { sid: 'room1', uid: 'alice', streamId: 's9', spatial: 3 }, id: 3 }), {
+    error: { code: -32602, message: /spatial must be/ },
+  });
+  t.match(await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: { sid: 'room1', uid: 'zed', streamId: 's9', spatial: 1 }, id: 4 }), { error: { code: -32005 } });
+  t.match(await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: ['room1'], id: 5 }), { error: { code: -32602 } });
 });

@@ -191,13 +191,13 @@ t.test('a lost keyframe: the old layer keeps flowing and keyframe requests repea
   frame([2]);
   sink.take();
   const before = requests.length;
-  consumer.setPreferredLayers({ spatial: 1 });
-  for (let i = 0; i < 30; i++) frame(); // ~1 s, no keyframe on layer 1
+  consumer.setPreferredLayers({ spatial: 1 }); // layer 1: keyframes at most once a second
+  for (let i = 0; i < 29; i++) frame(); // ~1 s, no keyframe on layer 1
   const outs = sink.take();
-  t.equal(outs.length, 60, 'every layer-2 frame kept flowing');
+  t.equal(outs.length, 58, 'every layer-2 frame kept flowing');
   assertContinuous(t, outs, 'while waiting');
   const asked = requests.slice(before);
-  t.ok(asked.length >= 2 && asked.length <= 3, `keyframe requests to the publisher repeat, at most one per 500 ms per layer (${asked.length} in 1 s)`);
+  t.ok(asked.length === 1, `keyframe requests to the publisher for layer 1: at most one a second (${asked.length} in 1 s)`);
   t.ok(
     asked.every((l) => l === 1),
     'for the layer it waits for',
@@ -211,7 +211,7 @@ t.test('a layer that stops arriving is replaced by the next keyframe of a lower 
   const { consumer, sink, frame } = setup();
   frame([2]);
   sink.take();
-  for (let i = 0; i < 20; i++) frame([], false, [0, 1]); // layer 2 stops (publisher paused it)
+  for (let i = 0; i < 50; i++) frame([], false, [0, 1]); // layer 2 stops for 1.65 s (publisher paused it)
   frame([1], false, [0, 1]);
   const outs = sink.take();
   t.equal(consumer.currentLayer, 1, 'moved to layer 1 when 2 went away');

@@ -93,6 +93,14 @@ function checkString(v: unknown, name: string): string {
   return v;
 }
 
+/** A layer: 0..2 or ion-sfu's low/medium/high; undefined when absent. */
+function layerParam(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'low' || v === 'medium' || v === 'high') return v === 'low' ? 0 : v === 'medium' ? 1 : 2;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2) return v;
+  throw new RpcError(JsonRpcCode.InvalidParams, `invalid params: ${name} must be 0, 1, 2, "low", "medium" or "high"`);
+}
+
 const roomNotFound = (sid: string): RpcError => new RpcError(JsonRpcCode.RoomNotFound, 'room not found', { sid });
 
 type Method = (api: AdminApi, params: unknown) => Promise<unknown>;
@@ -128,6 +136,16 @@ const METHODS: Record<string, Method> = {
       case 'peer-not-found':
         throw new RpcError(JsonRpcCode.PeerNotFound, 'peer not found', { sid, uid });
     }
+  },
+  /** {sid, uid, streamId, spatial: 0-2 | low/medium/high | "none", temporal?: 0-2 | low/medium/high} */
+  setPreferredLayers: async (api, params) => {
+    if (!isObject(params)) throw new RpcError(JsonRpcCode.InvalidParams, 'invalid params: params must be an object');
+    const [sid = '', uid = '', streamId = ''] = ['sid', 'uid', 'streamId'].map((n) => checkString(params[n], n));
+    const layers = params.spatial === 'none' ? 'none' : { spatial: layerParam(params.spatial, 'spatial') ?? 2, temporal: layerParam(params.temporal, 'temporal') };
+    const outcome = await api.setPreferredLayers(sid, uid, streamId, layers);
+    if (outcome === 'room-not-found') throw roomNotFound(sid);
+    if (outcome === 'peer-not-found') throw new RpcError(JsonRpcCode.PeerNotFound, 'peer not found', { sid, uid });
+    return { sid, uid, streamId, tracks: outcome };
   },
 };
 

@@ -191,6 +191,16 @@ export interface AdminApi {
   closeRoom(sid: string): boolean | Promise<boolean>;
   /** Closes one peer (its WebSocket too). */
   removePeer(sid: string, uid: string): RemovePeerOutcome | Promise<RemovePeerOutcome>;
+  /**
+   * Caps the video peer `uid` receives of stream `streamId` (spatial/temporal
+   * 0 low .. 2 high, or 'none'); the number of tracks changed, or why not.
+   */
+  setPreferredLayers(
+    sid: string,
+    uid: string,
+    streamId: string,
+    layers: { spatial: number; temporal?: number | undefined } | 'none',
+  ): number | 'room-not-found' | 'peer-not-found' | Promise<number | 'room-not-found' | 'peer-not-found'>;
 }
 
 /** `removePeer` outcomes: the last two map to -32004 and -32005. */
