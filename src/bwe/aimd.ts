@@ -1,0 +1,154 @@
+/**
+ * AIMD rate control driven by the delay signal (draft-ietf-rmcat-gcc-02 §5.5,
+ * https://datatracker.ietf.org/doc/html/draft-ietf-rmcat-gcc-02#section-5.5).
+ *
+ * Overuse -> decrease (then hold), underuse -> hold (the queue is draining:
+ * wait for it), normal -> increase (from hold, one verdict later).
+ *
+ * - Decrease: to `beta` (0.85) x the throughput the receiver acknowledged,
+ *   never upward, at most once per clamp(rtt, 10, 200) ms unless the
+ *   acknowledged rate fell below half the estimate (the link collapsed).
+ *   Each decrease feeds the acknowledged rate into the link-capacity
+ *   estimate (an average and a variance of the rates at which we hit the
+ *   ceiling).
+ * - Increase: multiplicative, 8 % per second, while no link capacity is
+ *   known (or the throughput left its 3-sigma band above: the path got
+ *   better); additive, about one packet per response time (rtt + 100 ms),
+ *   near a known capacity, so the estimate creeps up on the ceiling instead
+ *   of overshooting it. Never above 1.5 x acknowledged + 10 kbps: a sender
+ *   that does not use its estimate must not grow it unseen (that is the
+ *   probes' job).
+ */
+import type { DelaySignal } from './delay-detector.js';
+
+/** After a decrease the state is hold: the next normal verdict moves it to increase. */
+export type AimdState = 'hold' | 'increase';
+
+export interface AimdOptions {
+  startBps: number;
+  minBps: number;
+  maxBps: number;
+  beta?: number;
+  /** Multiplicative increase per second, as a factor (1.08: 8 %). */
+  increasePerSecond?: number;
+}
+
+/** Bits of one full-size packet: the additive step is about one of these per response time. */
+const PACKET_BITS = 1200 * 8;
+const MIN_ADDITIVE_BPS_PER_S = 4000;
+/** Normalized variance bounds of the link capacity (bps), as its spread relative to the average. */
+const MIN_NORM_VAR = 400;
+const MAX_NORM_VAR = 2500;
+const LINK_ALPHA = 0.05;
+
+export class AimdRateControl {
+  private readonly minBps: number;
+  private readonly maxBps: number;
+  private readonly beta: number;
+  private readonly increasePerSecond: number;
+  bps: number;
+  state: AimdState = 'increase';
+  /** Link capacity: average and normalized variance of the acked rate at decreases (-1: unknown). */
+  linkBps = -1;
+  private linkNormVar = MIN_NORM_VAR;
+  private lastUpdateMs = NaN;
+  private lastDecreaseMs = -Infinity;
+  decreases = 0;
+
+  constructor(opts: AimdOptions) {
+    this.minBps = opts.minBps;
+    this.maxBps = opts.maxBps;
+    this.beta = opts.beta ?? 0.85;
+    this.increasePerSecond = opts.increasePerSecond ?? 1.08;
+    this.bps = this.clamp(opts.startBps);
+  }
+
+  /** One feedback's verdict. `ackedBps` 0 = unknown; `rttMs` > 0. */
+  update(signal: DelaySignal, ackedBps: number, rttMs: number, nowMs: number): void {
+    const last = this.lastUpdateMs;
+    this.lastUpdateMs = nowMs;
+    const dtMs = last === last ? Math.min(Math.max(nowMs - last, 0), 1000) : 0;
+    switch (signal) {
+      case 'overusing':
+        this.decrease(ackedBps, rttMs, nowMs);
+        return;
+      case 'underusing':
+        this.state = 'hold';
+        return;
+      case 'normal':
+        if (this.state !== 'increase') {
+          this.state = 'increase';
+          return;
+        }
+        this.increase(ackedBps, rttMs, dtMs);
+        return;
+    }
+  }
+
+  /** A probe result or a mode change sets the rate directly; the old capacity no longer holds. */
+  set(bps: number): void {
+    this.bps = this.clamp(bps);
+    this.linkBps = -1;
+  }
+
+  private decrease(ackedBps: number, rttMs: number, nowMs: number): void {
+    const interval = rttMs < 10 ? 10 : rttMs > 200 ? 200 : rttMs;
+    const collapsed = ackedBps > 0 && ackedBps < 0.5 * this.bps;
+    if (nowMs - this.lastDecreaseMs < interval && !collapsed) return;
+    const base = ackedBps > 0 ? ackedBps : this.bps;
+    const next = this.clamp(this.beta * base);
+    if (next < this.bps) this.bps = next;
+    if (ackedBps > 0) this.onCapacitySample(ackedBps);
+    this.state = 'hold';
+    this.lastDecreaseMs = nowMs;
+    this.decreases++;
+  }
+
+  private increase(ackedBps: number, rttMs: number, dtMs: number): void {
+    if (this.linkBps > 0 && ackedBps > this.linkUpper()) this.linkBps = -1;
+    let step: number;
+    if (this.linkBps > 0) {
+      const perSecond = Math.max(MIN_ADDITIVE_BPS_PER_S, (PACKET_BITS * 1000) / (rttMs + 100));
+      step = (perSecond * dtMs) / 1000;
+    } else {
+      step = Math.max(this.bps * (Math.pow(this.increasePerSecond, dtMs / 1000) - 1), dtMs);
+    }
+    let next = this.bps + step;
+    if (ackedBps > 0) {
+      const cap = 1.5 * ackedBps + 10_000;
+      if (next > cap) next = Math.max(cap, this.bps);
+    }
+    this.bps = this.clamp(next);
+  }
+
+  private linkUpper(): number {
+    return this.linkBps + 3 * Math.sqrt(this.linkNormVar * this.linkBps);
+  }
+
+  private onCapacitySample(bps: number): void {
+    if (this.linkBps > 0) {
+      const sigma3 = 3 * Math.sqrt(this.linkNormVar * this.linkBps);
+      // Far outside the band: the path changed, start a new average.
+      if (bps < this.linkBps - sigma3 || bps > this.linkBps + sigma3) this.linkBps = -1;
+    }
+    if (this.linkBps <= 0) {
+      this.linkBps = bps;
+      this.linkNormVar = MIN_NORM_VAR;
+      return;
+    }
+    this.linkBps = (1 - LINK_ALPHA) * this.linkBps + LINK_ALPHA * bps;
+    const err = this.linkBps - bps;
+    const v = (1 - LINK_ALPHA) * this.linkNormVar + (LINK_ALPHA * err * err) / this.linkBps;
+    this.linkNormVar = v < MIN_NORM_VAR ? MIN_NORM_VAR : v > MAX_NORM_VAR ? MAX_NORM_VAR : v;
+  }
+
+  private clamp(bps: number): number {
+    return clampBps(bps, this.minBps, this.maxBps);
+  }
+}
+
+/** `bps` within [min, max]; NaN becomes min, so no NaN ever leaves a controller. */
+export function clampBps(bps: number, min: number, max: number): number {
+  if (!(bps >= min)) return min;
+  return bps > max ? max : bps;
+}

@@ -1,0 +1,144 @@
+/**
+ * Probe cluster measurement: how fast the receiver got the packets of a
+ * probe (padding sent above the estimate to test capacity).
+ *
+ * Per cluster: bytes and span on both sides. The delivery rate is
+ * min(send rate, receive rate), each (bytes - one packet) / span, because a
+ * span of n packets covers n - 1 gaps: the receive rate is the bottleneck's
+ * service rate when the probe overshot it, and the send rate caps a
+ * measurement that jitter compressed. A cluster counts once at least
+ * `minPackets` (5) arrived and `minReceivedRatio` (80 %) of its reported
+ * packets arrived, and never after the delay detector reported overuse
+ * while it was being fed (then the queue, not the link, set the pace).
+ *
+ * Clusters are measured incrementally, feedback by feedback: an early
+ * result is already a valid lower bound of the capacity, and nothing has
+ * to guess when a cluster ended. A handful of slots (4) is recycled
+ * oldest-first: clusters are spaced by seconds.
+ */
+
+export interface ProbeClustersOptions {
+  minPackets?: number;
+  minReceivedRatio?: number;
+  slots?: number;
+}
+
+class Cluster {
+  id = -1;
+  /** Monotone use stamp: the smallest is recycled first. */
+  used = 0;
+  touched = false;
+  tainted = false;
+  firstSend = Infinity;
+  lastSend = -Infinity;
+  lastSendSize = 0;
+  sentBytes = 0;
+  firstArrival = Infinity;
+  firstArrivalSize = 0;
+  lastArrival = -Infinity;
+  recvBytes = 0;
+  received = 0;
+  lost = 0;
+
+  reset(id: number): void {
+    this.id = id;
+    this.touched = this.tainted = false;
+    this.firstSend = this.firstArrival = Infinity;
+    this.lastSend = this.lastArrival = -Infinity;
+    this.lastSendSize = this.firstArrivalSize = this.sentBytes = this.recvBytes = 0;
+    this.received = this.lost = 0;
+  }
+}
+
+export class ProbeClusters {
+  private readonly minPackets: number;
+  private readonly minReceivedRatio: number;
+  private readonly clusters: Cluster[];
+  private stamp = 0;
+  /** Results taken (a qualifying measurement), and clusters discarded for overuse. */
+  results = 0;
+  tainted = 0;
+
+  constructor(opts: ProbeClustersOptions = {}) {
+    this.minPackets = opts.minPackets ?? 5;
+    this.minReceivedRatio = opts.minReceivedRatio ?? 0.8;
+    const n = Math.max(1, opts.slots ?? 4);
+    this.clusters = [];
+    for (let i = 0; i < n; i++) this.clusters.push(new Cluster());
+  }
+
+  /** Start of a feedback: nothing touched yet. */
+  begin(): void {
+    for (const c of this.clusters) c.touched = false;
+  }
+
+  /** One reported probe packet (`arrivalMs` < 0: lost); times finite, size >= 0. */
+  add(id: number, sendMs: number, size: number, arrivalMs: number): void {
+    const c = this.slot(id);
+    c.touched = true;
+    c.sentBytes += size;
+    if (sendMs < c.firstSend) c.firstSend = sendMs;
+    if (sendMs >= c.lastSend) {
+      c.lastSend = sendMs;
+      c.lastSendSize = size;
+    }
+    if (arrivalMs < 0) {
+      c.lost++;
+      return;
+    }
+    c.received++;
+    c.recvBytes += size;
+    if (arrivalMs < c.firstArrival) {
+      c.firstArrival = arrivalMs;
+      c.firstArrivalSize = size;
+    }
+    if (arrivalMs > c.lastArrival) c.lastArrival = arrivalMs;
+  }
+
+  /** The detector saw overuse during this feedback: the clusters it fed are void. */
+  taintTouched(): void {
+    for (const c of this.clusters) {
+      if (c.touched && !c.tainted) {
+        c.tainted = true;
+        this.tainted++;
+      }
+    }
+  }
+
+  /** The best qualifying delivery rate (bps) among the clusters this feedback fed; 0 if none. */
+  bestTouched(): number {
+    let best = 0;
+    for (const c of this.clusters) {
+      if (!c.touched || c.tainted) continue;
+      const r = this.rate(c);
+      if (r > best) best = r;
+    }
+    if (best > 0) this.results++;
+    return best;
+  }
+
+  private rate(c: Cluster): number {
+    if (c.received < this.minPackets || c.received < this.minReceivedRatio * (c.received + c.lost)) return 0;
+    const recvSpan = c.lastArrival - c.firstArrival;
+    if (!(recvSpan > 0)) return 0;
+    const recv = ((c.recvBytes - c.firstArrivalSize) * 8000) / recvSpan;
+    const sendSpan = c.lastSend - c.firstSend;
+    const send = sendSpan > 0 ? ((c.sentBytes - c.lastSendSize) * 8000) / sendSpan : Infinity;
+    const r = recv < send ? recv : send;
+    return Number.isFinite(r) && r > 0 ? r : 0;
+  }
+
+  private slot(id: number): Cluster {
+    let oldest = this.clusters[0]!;
+    for (const c of this.clusters) {
+      if (c.id === id) {
+        c.used = ++this.stamp;
+        return c;
+      }
+      if (c.used < oldest.used) oldest = c;
+    }
+    oldest.reset(id);
+    oldest.used = ++this.stamp;
+    return oldest;
+  }
+}
