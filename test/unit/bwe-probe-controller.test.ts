@@ -1,0 +1,111 @@
+import t from 'tap';
+import { ProbeController, type ProbeState } from '../../src/bwe/probe-controller.js';
+
+const st = (nowMs: number, o: Partial<ProbeState> = {}): ProbeState => ({
+  nowMs,
+  estimateBps: 1_000_000,
+  limited: true,
+  wantedBps: 5_000_000,
+  overusing: false,
+  ...o,
+});
+
+/** Calls decide every 25 ms from `from` to `to`; returns the first probe's time and decision. */
+function firstProbe(p: ProbeController, from: number, to: number, o: Partial<ProbeState> = {}) {
+  for (let now = from; now <= to; now += 25) {
+    const d = p.decide(st(now, o));
+    if (d) return { now, d };
+  }
+  return null;
+}
+
+t.test('probes after 2 s of stability, at min(wanted, 2 x estimate), for 500 ms', async (t) => {
+  const p = new ProbeController();
+  const first = firstProbe(p, 0, 5000);
+  t.ok(first, 'a probe');
+  t.equal(first!.now, 2000, 'exactly 2 s after the first decision');
+  t.same(first!.d, { clusterId: 0, targetBps: 2_000_000, durationMs: 500 });
+  t.equal(p.decide(st(2100)), null, 'one probe at a time');
+  p.onProbeDone(0, 1_900_000, 2700);
+  t.equal(p.successes, 1);
+  const second = firstProbe(p, 2700, 10_000, { estimateBps: 1_900_000, wantedBps: 2_500_000 });
+  t.equal(second!.now, 4700, 'next one 2 s after the last probe ended');
+  t.same(second!.d, { clusterId: 1, targetBps: 2_500_000, durationMs: 500 }, 'capped by what is wanted');
+  p.onProbeDone(1, 2_400_000, 5400);
+  const third = firstProbe(p, 5400, 10_000, { estimateBps: 2_400_000, wantedBps: 2_500_000 });
+  t.equal(third!.d.targetBps, 3_000_000, 'at least 1.25 x the estimate');
+});
+
+t.test('no probe while not limited, overusing or after a decrease', async (t) => {
+  const p = new ProbeController();
+  t.equal(firstProbe(p, 0, 10_000, { limited: false }), null, 'not limited');
+  t.equal(firstProbe(p, 10_000, 20_000, { wantedBps: 900_000 }), null, 'wanted already covered');
+  const q = new ProbeController();
+  q.decide(st(0));
+  q.decide(st(1500, { overusing: true }));
+  t.equal(firstProbe(q, 1525, 3475), null, 'overuse restarts the stable period');
+  t.equal(firstProbe(q, 3500, 3600)!.now, 3500);
+  const r = new ProbeController();
+  r.decide(st(0));
+  r.decide(st(1900, { estimateBps: 800_000 }));
+  t.equal(firstProbe(r, 1925, 3875, { estimateBps: 800_000 }), null, 'a decrease restarts it too');
+  t.equal(firstProbe(r, 3900, 4000, { estimateBps: 800_000 })!.now, 3900);
+  const s = new ProbeController();
+  s.decide(st(0));
+  t.equal(firstProbe(s, 25, 1975, { estimateBps: 1_200_000 }), null);
+  t.equal(firstProbe(s, 2000, 2100, { estimateBps: 1_200_000 })!.now, 2000, 'an increase does not');
+});
+
+t.test('exponential backoff after failures, reset on success or a bigger want', async (t) => {
+  const p = new ProbeController({ maxIntervalMs: 16_000 });
+  let now = 0;
+  const gaps: number[] = [];
+  let doneAt = 0;
+  for (let i = 0; i < 6; i++) {
+    const got = firstProbe(p, now, now + 100_000)!;
+    gaps.push(got.now - doneAt);
+    doneAt = got.now + 600;
+    p.onProbeDone(got.d.clusterId, 1_000_000, doneAt);
+    now = doneAt;
+  }
+  t.same(gaps, [2000, 4000, 8000, 16_000, 16_000, 16_000], 'doubling, capped');
+  t.equal(p.failed, 6);
+  const bigger = firstProbe(p, now, now + 100_000, { wantedBps: 8_000_000 })!;
+  t.equal(bigger.now - now, 2000, 'a 60 % bigger want resets the backoff');
+  p.onProbeDone(bigger.d.clusterId, 1_000_000, bigger.now + 600);
+  now = bigger.now + 600;
+  const after = firstProbe(p, now, now + 100_000, { wantedBps: 8_000_000 })!;
+  t.equal(after.now - now, 4000, 'and it backs off again from there');
+  p.onProbeDone(after.d.clusterId, 1_500_000, after.now + 600);
+  now = after.now + 600;
+  const ok = firstProbe(p, now, now + 100_000, { estimateBps: 1_500_000, wantedBps: 8_000_000 })!;
+  t.equal(ok.now - now, 2000, 'a success resets it');
+});
+
+t.test('a probe never reported done times out as a failure; stray ids are ignored', async (t) => {
+  const p = new ProbeController();
+  const a = firstProbe(p, 0, 5000)!;
+  p.onProbeDone(12345, 9_000_000, 2100);
+  t.equal(p.pendingCluster, a.d.clusterId, 'unknown id ignored');
+  t.equal(p.decide(st(a.now + 2500)), null, 'still waiting within duration + 2 s');
+  t.equal(p.decide(st(a.now + 2525)), null, 'timed out: failed, and the backoff starts now');
+  t.equal(p.failed, 1);
+  t.equal(p.pendingCluster, -1);
+  t.equal(firstProbe(p, a.now + 2550, a.now + 2525 + 3975), null);
+  t.ok(firstProbe(p, a.now + 2525 + 4000, a.now + 2525 + 4000), 'after 4 s');
+});
+
+t.test('bad input gives no probe and no throw; ids wrap; maxBps caps the target', async (t) => {
+  const p = new ProbeController({ maxBps: 1_500_000, firstClusterId: 0x7fffffff });
+  t.equal(p.decide(st(Number.NaN)), null);
+  t.equal(p.decide(st(0, { estimateBps: Number.NaN })), null);
+  t.equal(p.decide(st(0, { estimateBps: -1 })), null);
+  const d = firstProbe(p, 0, 5000)!;
+  t.equal(d.d.targetBps, 1_500_000, 'capped by maxBps');
+  t.equal(d.d.clusterId, 0x7fffffff);
+  p.onProbeDone(d.d.clusterId, Number.NaN, d.now + 600);
+  const e = firstProbe(p, d.now + 600, d.now + 20_000)!;
+  t.equal(e.d.clusterId, 0, 'wrapped');
+  const capped = new ProbeController({ maxBps: 1_000_000 });
+  t.equal(firstProbe(capped, 0, 10_000), null, 'no probe when the cap leaves nothing above the estimate');
+});
