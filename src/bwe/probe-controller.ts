@@ -16,8 +16,10 @@
  *   duration + `doneTimeoutMs` counts as failed.
  * - A probe fails when the estimate did not rise by `successRatio` (5 %).
  *   Each failure doubles the wait (exponential backoff, at most
- *   `maxIntervalMs`); a success, or the wanted rate growing by more than
- *   25 % since the last probe (a new track, a raised cap), resets it.
+ *   `maxIntervalMs`); a success resets it, and so does new information: the
+ *   wanted rate growing by more than 25 % since the last probe (a new track,
+ *   a raised cap), or the estimate climbing 20 % above where the last probe
+ *   failed (the path carries more than it did then: the failure is stale).
  */
 
 export interface ProbeDecision {
@@ -48,6 +50,7 @@ export interface ProbeControllerOptions {
 /** A drop of the estimate by more than this fraction between decisions counts as a decrease. */
 const DECREASE_FRACTION = 0.05;
 const WANTED_GROWTH_RESET = 1.25;
+const ESTIMATE_GROWTH_RESET = 1.2;
 
 export class ProbeController {
   private readonly stableMs: number;
@@ -102,7 +105,12 @@ export class ProbeController {
       if (now - this.pendingStartMs <= this.durationMs + this.doneTimeoutMs) return null;
       this.finish(est, now);
     }
-    if (this.failures > 0 && s.wantedBps > this.wantedAtProbe * WANTED_GROWTH_RESET) this.failures = 0;
+    if (
+      this.failures > 0 &&
+      (s.wantedBps > this.wantedAtProbe * WANTED_GROWTH_RESET || est > this.pendingEstimate * ESTIMATE_GROWTH_RESET)
+    ) {
+      this.failures = 0;
+    }
     if (!s.limited || !(s.wantedBps > est)) return null;
     if (now - this.stableSinceMs < this.intervalMs) return null;
     let target = Math.min(s.wantedBps, 2 * est);

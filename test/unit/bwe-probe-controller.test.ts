@@ -82,6 +82,21 @@ t.test('exponential backoff after failures, reset on success or a bigger want', 
   t.equal(ok.now - now, 2000, 'a success resets it');
 });
 
+t.test('a failed probe goes stale once the estimate climbs 20 % above where it failed', async (t) => {
+  const p = new ProbeController();
+  let now = 0;
+  for (let i = 0; i < 3; i++) {
+    const got = firstProbe(p, now, now + 100_000)!;
+    p.onProbeDone(got.d.clusterId, 1_000_000, got.now + 600);
+    now = got.now + 600;
+  }
+  t.equal(p.intervalMs, 16_000, 'three failures: 16 s');
+  t.equal(firstProbe(p, now, now + 2000, { estimateBps: 1_150_000 }), null, '+15 %: still backing off');
+  const got = firstProbe(p, now + 2025, now + 20_000, { estimateBps: 1_250_000 })!;
+  t.equal(got.now, now + 2025, '+25 %: the next decision probes (stable for 2 s already)');
+  t.equal(got.d.targetBps, 2_500_000);
+});
+
 t.test('a probe never reported done times out as a failure; stray ids are ignored', async (t) => {
   const p = new ProbeController();
   const a = firstProbe(p, 0, 5000)!;
