@@ -8,7 +8,9 @@
  * - Groups: packets sent within `burstMs` (5 ms) of a group's first packet
  *   form one group (a paced burst or one frame); so do packets that arrive
  *   within `burstMs` of the group's last arrival while catching up on it
- *   (negative delay variation: a burst the network held and released).
+ *   (negative delay variation: a burst the network held and released), as
+ *   long as the group spans under 100 ms of arrival time (a long draining
+ *   queue must not fold into one group and hide its own gradient).
  * - When a group completes, its delay variation against the previous group
  *   is d = (arrival delta) - (send delta): positive while a queue grows.
  * - The accumulated d, exponentially smoothed, is regressed linearly against
@@ -50,6 +52,8 @@ const MAX_ADAPT_OFFSET = 15;
 const MAX_ADAPT_DT_MS = 100;
 /** The delta count saturates here in the trend's scaling. */
 const MAX_DELTAS = 60;
+/** A group joined by catch-up arrivals ends after this much arrival time. */
+const MAX_BURST_MS = 100;
 /** Arrival spacing this much larger than send spacing is a receiver clock jump or a stall: start over. */
 const ARRIVAL_JUMP_MS = 3000;
 
@@ -67,6 +71,7 @@ export class DelayDetector {
   private gFirstSend = NaN;
   private gLastSend = NaN;
   private gLastArrival = NaN;
+  private gFirstArrival = NaN;
   /** Previous complete group. */
   private pLastSend = NaN;
   private pLastArrival = NaN;
@@ -146,7 +151,7 @@ export class DelayDetector {
 
   /** Forgets everything but the counters (a receiver clock jump, a mode change). */
   reset(): void {
-    this.gFirstSend = this.gLastSend = this.gLastArrival = NaN;
+    this.gFirstSend = this.gLastSend = this.gLastArrival = this.gFirstArrival = NaN;
     this.pLastSend = this.pLastArrival = NaN;
     this.count = this.head = 0;
     this.firstArrival = NaN;
@@ -165,14 +170,19 @@ export class DelayDetector {
 
   private startGroup(sendMs: number, arrivalMs: number): void {
     this.gFirstSend = this.gLastSend = sendMs;
-    this.gLastArrival = arrivalMs;
+    this.gLastArrival = this.gFirstArrival = arrivalMs;
   }
 
   private inGroup(sendMs: number, arrivalMs: number): boolean {
     if (sendMs - this.gFirstSend <= this.burstMs) return true;
     // A burst released by the network: arrives right after the group and faster than it was sent.
     const arrivalDelta = arrivalMs - this.gLastArrival;
-    return arrivalDelta >= 0 && arrivalDelta < this.burstMs && arrivalDelta - (sendMs - this.gLastSend) < 0;
+    return (
+      arrivalDelta >= 0 &&
+      arrivalDelta < this.burstMs &&
+      arrivalDelta - (sendMs - this.gLastSend) < 0 &&
+      arrivalMs - this.gFirstArrival < MAX_BURST_MS
+    );
   }
 
   private onGroupDeltas(sendDelta: number, arrivalDelta: number, arrivalMs: number): boolean {

@@ -14,7 +14,7 @@ const PROFILES = [
   { name: '80 ms, 2 ms jitter, 500 ms queue', propagationMs: 80, jitterMs: 2, maxQueueMs: 500, seed: 4 },
 ];
 const probesOf = (sim: LinkSim): string =>
-  JSON.stringify(sim.probeLog.map((p) => [p.startMs, kbps(p.targetBps), p.estimateAfter < 0 ? "pending" : kbps(p.estimateAfter)]));
+  JSON.stringify(sim.probeLog.map((p) => [p.startMs, kbps(p.targetBps), p.estimateAfter < 0 ? 'pending' : kbps(p.estimateAfter)]));
 
 for (const link of PROFILES) {
   t.test(`(1) 300 kbps start on a 2 Mbps link: probes bring it above 1.5 Mbps within 10 s [${link.name}]`, async (t) => {

@@ -39,6 +39,16 @@ t.test('delay detector: groups, steady path, overuse, underuse', async (t) => {
   const at2 = { send: 0, arrival: 0 };
   feed(b, at2, 100, 1, 1);
   t.equal(b.groups, 15, 'packets 1 ms apart: groups span 5 ms (6 packets), 16 closed groups, 15 deltas');
+
+  // A queue draining: sent 10 ms apart, delivered 4 ms apart. Catch-up arrivals join the group,
+  // but only for 100 ms of arrival time, so the drain still produces groups (and reads as underuse).
+  const c = new DelayDetector();
+  const at3 = { send: 0, arrival: 0 };
+  feed(c, at3, 100, 10, 10);
+  const g = c.groups;
+  const catchUp = feed(c, at3, 300, 10, 4);
+  t.ok(c.groups - g >= 10, `a long drain still closes groups (${c.groups - g})`);
+  t.ok(catchUp.includes('underusing'));
 });
 
 t.test('delay detector: jitter alone is not overuse; the threshold adapts within 6..600', async (t) => {
