@@ -85,6 +85,7 @@ export class Sfu {
         return 'removed';
       },
       setPreferredLayers: (sid, uid, streamId, layers) => this.setPreferredLayers(sid, uid, streamId, layers),
+      setLastN: (sid, uid, n, pinned) => this.setLastN(sid, uid, n ?? undefined, pinned),
     };
   }
 
@@ -104,6 +105,19 @@ export class Sfu {
     const m = room.getMember(uid);
     if (!m) return 'peer-not-found';
     return m.setPreferredLayers(streamId, layers);
+  }
+
+  /**
+   * Peer `uid`'s own last-N video (undefined: the room's policy) and the
+   * streams it pins (always received).
+   */
+  setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): 'ok' | 'room-not-found' | 'peer-not-found' {
+    const room = this.rooms.get(sid);
+    if (!room) return 'room-not-found';
+    const m = room.getMember(uid);
+    if (!m) return 'peer-not-found';
+    m.setLastN(n, pinned);
+    return 'ok';
   }
 
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */

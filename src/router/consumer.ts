@@ -33,6 +33,7 @@ import { SenderReportGenerator } from '../rtp/feedback/index.js';
 import type { SenderReportPacket } from '../rtp/rtcp/index.js';
 import { createVp8Descriptor, parseVp8, writeVp8PictureId, writeVp8Tl0PicIdx } from '../rtp/codecs/index.js';
 import { VideoLayerSelector, type LayerPacket } from '../simulcast/layer-selector.js';
+import type { SendHistory } from '../bwe/send-history.js';
 
 /** Where a consumer's packets go: the subscriber's transport. */
 export interface RtpSink {
@@ -52,6 +53,12 @@ export interface ConsumerOptions {
   /** Producer extension id -> subscriber extension id (0 or absent: removed). */
   extensionIds: ReadonlyMap<number, number>;
   paused?: boolean;
+  /**
+   * Transport-wide congestion control toward the subscriber: the shared
+   * sequence-number history of its transport and the transport-cc extension
+   * id it negotiated (the publisher's id must map to it in `extensionIds`).
+   */
+  transportCc?: { history: SendHistory; extId: number } | undefined;
   /** Start on the highest layer (ion-sfu `bestqualityfirst`, default) or the lowest. */
   bestQualityFirst?: boolean;
   appData?: Record<string, unknown>;
@@ -72,6 +79,8 @@ export interface ConsumerEvents {
 }
 
 const NO_PT = 0xff;
+/** A padding packet: 12-byte header, 8 bytes of transport-cc extension, 255 bytes of padding. */
+const PADDING_PACKET_BYTES = 12 + 8 + 255;
 /** Highest layer index a preference can name (3 simulcast encodings / temporal layers). */
 const MAX_LAYER = 2;
 /** Output packets remembered for NACKs (a power of two; ion-sfu's maxpackettrack default is 500). */
@@ -130,6 +139,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   };
   private preferred: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
   private allocated: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
+  /** Room policy (last-N): paused outside the subscriber's set, and a spatial cap (the dominant speaker gets more). */
+  private policyPaused = false;
+  private policyMaxSpatial = MAX_LAYER;
   private lastKeyframeAskMs = -Infinity;
   /** Set when the next forwarded packet must re-derive the numbering offsets (audio, and video restarts). */
   private resync = true;
@@ -151,18 +163,25 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private lastOutTl0 = -1;
   private lastSentMs = 0;
   private sequencer: Sequencer | undefined;
+  private readonly transportCc: { history: SendHistory; extId: number } | undefined;
+  /** Payload type and marker of the last packet sent (padding follows a finished frame, with its PT). */
+  private lastOutPt = -1;
+  private lastOutMarker = false;
   private readonly vp8 = createVp8Descriptor();
 
   readonly stats = {
     packets: 0,
     bytes: 0,
-    drops: { paused: 0, waitingKeyframe: 0, payloadType: 0, stale: 0, sink: 0, temporalLayer: 0, spatialLayer: 0, otherLayer: 0 },
+    drops: { paused: 0, waitingKeyframe: 0, payloadType: 0, stale: 0, sink: 0, temporalLayer: 0, spatialLayer: 0, otherLayer: 0, lastN: 0 },
+    /** Bytes not sent because the room's last-N left this stream out. */
+    lastNBytes: 0,
     keyframeRequests: 0,
     resyncs: 0,
     retransmitted: 0,
     retransmitMisses: 0,
     retransmitGuarded: 0,
     layerSwitches: 0,
+    paddingPackets: 0,
     /** Timestamps on a layer switch taken from sender reports / from the wall clock. */
     tsFromSenderReports: 0,
     tsFromWallClock: 0,
@@ -180,6 +199,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     for (const [from, to] of opts.payloadTypes) this.ptMap[from & 0x7f] = to & 0x7f;
     for (const [from, to] of opts.extensionIds) this.extMap[from & 0xff] = to & 0xff;
     this._paused = opts.paused ?? false;
+    this.transportCc = opts.transportCc;
     this.sr = new SenderReportGenerator(this.ssrc, opts.producer.currentCodec.clockRate);
     if (this.kind === 'video') {
       // ion-sfu's bestqualityfirst=false starts on the lowest layer; allocation may raise it.
@@ -202,6 +222,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   get closed(): boolean {
     return this._closed;
+  }
+
+  /** Paused by the subscriber or left out by the room's last-N: nothing is sent. */
+  get suspended(): boolean {
+    return this._paused || this.policyPaused;
   }
 
   /** Last sequence number sent to the subscriber (for NACK mapping and SR). */
@@ -259,7 +284,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private applyTarget(): void {
     const sel = this.selector;
     if (!sel) return;
-    const spatial = Math.min(this.preferred.spatial, this.allocated.spatial);
+    const spatial = Math.min(this.preferred.spatial, this.allocated.spatial, this.policyMaxSpatial);
     const temporal = Math.min(this.preferred.temporal, this.allocated.temporal);
     const wasNone = sel.targetSpatialLayer < 0;
     sel.setTarget(spatial, temporal);
@@ -267,6 +292,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.noteLayer();
       return;
     }
+    if (this.suspended) return;
     if (wasNone) {
       // Restarting from nothing: a keyframe first, with continuous numbering.
       this.resync = true;
@@ -279,10 +305,36 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
   }
 
+  /**
+   * The room's last-N decision for this consumer: `paused` leaves the stream
+   * out (nothing is encrypted or sent; it resumes at a keyframe), and
+   * `maxSpatial` caps its layer (the dominant speaker is not capped).
+   */
+  setPolicy(paused: boolean, maxSpatial: number): void {
+    if (this._closed) return;
+    if (maxSpatial !== this.policyMaxSpatial) {
+      this.policyMaxSpatial = Math.min(MAX_LAYER, maxSpatial);
+      this.applyTarget();
+    }
+    if (paused === this.policyPaused) return;
+    this.policyPaused = paused;
+    if (paused) {
+      this.selector?.pause();
+      this.noteLayer();
+    } else if (!this._paused) {
+      this.restart();
+    }
+  }
+
   /** Called by the producer for every packet (the fan-out loop). */
   forward(ctx: PacketContext): void {
     if (this._paused) {
       this.stats.drops.paused++;
+      return;
+    }
+    if (this.policyPaused) {
+      this.stats.drops.lastN++;
+      this.stats.lastNBytes += ctx.length;
       return;
     }
     const src = ctx.view;
@@ -350,6 +402,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.lastOutExtSeq = outExtSeq;
       this.lastOutTs = outTs;
       this.lastSentMs = now;
+      this.lastOutPt = pt;
+      this.lastOutMarker = marker;
       if (pic >= 0) this.lastOutPic = pic;
       if (tl0 >= 0) this.lastOutTl0 = tl0;
     }
@@ -456,7 +510,51 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (out.extLength > 0) out.remapExtensionIds(this.extMap);
     if (pic >= 0 && picAt >= 0) writeVp8PictureId(buf, picAt, pic);
     if (tl0 >= 0 && tl0At >= 0) writeVp8Tl0PicIdx(buf, tl0At, tl0);
+    const tcc = this.transportCc;
+    if (tcc) {
+      const at = out.findExtension(tcc.extId);
+      if (at >= 0 && out.extValueLength === 2) tcc.history.stamp(buf, at, len, this.now());
+    }
     return this.sink.sendRtpOwned(buf, len);
+  }
+
+  /**
+   * Padding-only RTP packets (RFC 3550 5.1, P bit) on this stream, to probe
+   * the subscriber's link: `count` packets of 255 padding bytes, each with a
+   * transport-wide sequence number in probe cluster `cluster`. They take
+   * sequence numbers (the decoder skips padding) and the last timestamp, and
+   * go only between frames. A stream the allocation paused carries padding
+   * too: probing is how it comes back. Returns the bytes sent.
+   */
+  sendPadding(count: number, cluster: number): number {
+    const tcc = this.transportCc;
+    // A suspended stream carries no frame, so padding may follow whatever was sent last;
+    // a flowing one only between frames.
+    if (!tcc || this._closed || !this.started || this.lastOutPt < 0) return 0;
+    if (!this.suspended && this.selector?.currentSpatialLayer !== -1 && !this.lastOutMarker) return 0;
+    let sent = 0;
+    const len = PADDING_PACKET_BYTES;
+    for (let k = 0; k < count; k++) {
+      const buf = Buffer.alloc(len + this.sink.rtpTrailerRoom);
+      const outExt = this.lastOutExtSeq + 1;
+      buf[0] = 0xb0; // V=2, P=1, X=1
+      buf[1] = this.lastOutPt & 0x7f;
+      buf.writeUInt16BE(outExt & 0xffff, 2);
+      buf.writeUInt32BE(this.lastOutTs >>> 0, 4);
+      buf.writeUInt32BE(this.ssrc, 8);
+      buf.writeUInt16BE(0xbede, 12); // one-byte extensions, 1 word
+      buf.writeUInt16BE(1, 14);
+      buf[16] = (tcc.extId << 4) | 1; // id, 2 bytes
+      buf[len - 1] = PADDING_PACKET_BYTES - 20;
+      tcc.history.stamp(buf, 17, len, this.now(), cluster);
+      if (!this.sink.sendRtpOwned(buf, len)) break;
+      // Media after the padding continues one number further on.
+      this.lastOutExtSeq = outExt;
+      this.seqOffset++;
+      this.stats.paddingPackets++;
+      sent += len;
+    }
+    return sent;
   }
 
   private remember(outSeq: number, ctx: PacketContext, ts: number, pic: number, tl0: number, marker: boolean, now: number): void {
@@ -550,6 +648,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   resume(): void {
     if (!this._paused || this._closed) return;
     this._paused = false;
+    if (!this.policyPaused) this.restart();
+  }
+
+  /** Restarts forwarding with continuous numbering; video at the next keyframe, requested now. */
+  private restart(): void {
     this.resync = true;
     const sel = this.selector;
     if (sel) {

@@ -211,6 +211,13 @@ export class Producer extends EventEmitter<ProducerEvents> {
   private consumers: Consumer[] = [];
   /** Receives each packet's RFC 6464 level (set by the room's audio-level observer). */
   audioLevelSink: ((level: number) => void) | undefined;
+  /**
+   * Audio only: among the room's loudest-K (or loudest-K is off). When not,
+   * packets still feed the level observers (so the stream can become loud
+   * again) but go to no consumer; the owner also drops its quiet packets
+   * before decryption.
+   */
+  audioSelected = true;
   private _closed = false;
   private _paused = false;
   /** Rids other than ion-sfu's q/h/f are ranked by resolution once every encoding has shown one. */
@@ -222,6 +229,9 @@ export class Producer extends EventEmitter<ProducerEvents> {
     keyframes: 0,
     keyframeRequests: 0,
     drops: { unknownPayloadType: 0, malformedPayload: 0 },
+    /** Audio packets (and bytes) decrypted but not forwarded: not among the loudest-K. */
+    notLoudest: 0,
+    notLoudestBytes: 0,
   };
 
   constructor(opts: ProducerOptions) {
@@ -352,6 +362,11 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.stats.packets++;
     this.stats.bytes += length;
     if (this._paused) return;
+    if (!this.audioSelected && this.kind === 'audio') {
+      this.stats.notLoudest++;
+      this.stats.notLoudestBytes += length;
+      return;
+    }
     const list = this.consumers;
     for (let i = 0; i < list.length; i++) list[i]!.forward(ctx);
   }

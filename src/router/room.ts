@@ -11,12 +11,41 @@ import type { Producer } from './producer.js';
 import type { PreferredLayers } from './consumer.js';
 import { AudioLevelObserver, type AudioLevelOptions } from '../speaker/audio-levels.js';
 import { DominantSpeakerIdentifier } from '../speaker/dominant-speaker.js';
+import { SpeakerRanking } from '../speaker/ranking.js';
+
+/** What big rooms forward (issue: dominant speaker and last-N). */
+export interface RoomPolicyOptions {
+  /** Last-N: each subscriber gets video of at most this many other publishers (default 9). */
+  lastN?: number;
+  /** Last-N is on from this many participants (default 13); 0 turns it off for every size. */
+  lastNMinParticipants?: number;
+  /** Forward only the K loudest audio streams plus the dominant speaker; 0 = all (default). */
+  loudestK?: number;
+  /** Under last-N, the simulcast layer cap for everyone but the dominant speaker (default 1, medium). */
+  othersMaxLayer?: number;
+}
+
+/** One speaker decision, as members apply it (every 300 ms). */
+export interface SpeakerDecision {
+  /** Stream ids, most relevant first (dominant speaker, recent speakers, the rest in join order). */
+  order: readonly string[];
+  dominant: string | null;
+  /** Video streams without audio (screen shares, by sfud's heuristic): never left out by last-N. */
+  screens: ReadonlySet<string>;
+  /** The room's last-N (undefined: off at this size). Members may override it. */
+  lastN: number | undefined;
+  othersMaxLayer: number;
+}
 
 export interface RoomMember {
   readonly uid: string;
   readonly producers: readonly Producer[];
   /** A producer of another member appeared: subscribe to it (unless the member opted out). */
   onProducerAdded(producer: Producer): void;
+  /** The room's speaker decision (last-N order, dominant speaker), every 300 ms. */
+  onSpeakerDecision(d: SpeakerDecision): void;
+  /** The member's own last-N (undefined: the room's) and pinned streams. */
+  setLastN(n: number | undefined, pinned?: readonly string[]): void;
   /** Another member opened a fan-out data channel with this label. */
   onFanoutLabel(label: string): void;
   /** A fan-out message from another member on `label`. */
@@ -57,13 +86,26 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly audioLevels: AudioLevelObserver;
   readonly dominantSpeaker: DominantSpeakerIdentifier;
   private lastDominant: string | undefined;
+  /** The current dominant speaker's stream id (null: nobody yet, or silence). */
+  dominantSpeakerStreamId: string | null = null;
   private readonly levelTimer: NodeJS.Timeout;
+  readonly ranking: SpeakerRanking;
+  private readonly policy: Required<RoomPolicyOptions>;
+  private lastDecisionMs = -Infinity;
+  readonly speakerStats = { speakerChanges: 0, decisions: 0 };
   private _closed = false;
   readonly createdAt = Date.now();
 
-  constructor(sid: string, audio: AudioLevelOptions = {}) {
+  constructor(sid: string, audio: AudioLevelOptions = {}, policy: RoomPolicyOptions = {}) {
     super();
     this.sid = sid;
+    this.policy = {
+      lastN: policy.lastN ?? 9,
+      lastNMinParticipants: policy.lastNMinParticipants ?? 13,
+      loudestK: policy.loudestK ?? 0,
+      othersMaxLayer: policy.othersMaxLayer ?? 1,
+    };
+    this.ranking = new SpeakerRanking({ loudestK: this.policy.loudestK });
     this.audioLevels = new AudioLevelObserver(audio);
     this.dominantSpeaker = new DominantSpeakerIdentifier({ startMs: performance.now() });
     this.levelTimer = setInterval(() => this.tickAudioLevels(), this.audioLevels.intervalMs);
@@ -140,9 +182,14 @@ export class Room extends EventEmitter<RoomEvents> {
       const handle = observer.addStream(producer.streamId);
       const dominant = this.dominantSpeaker;
       const speaker = dominant.addSpeaker(producer.streamId, performance.now());
+      const ranking = this.ranking;
+      const id = producer.streamId;
+      ranking.addStream(id);
       producer.audioLevelSink = (level) => {
+        const now = performance.now();
         observer.observe(handle, level);
-        dominant.levelReceived(speaker, level, performance.now());
+        dominant.levelReceived(speaker, level, now);
+        ranking.level(id, level, now);
       };
     }
     for (const m of this.members.values()) if (m !== from) m.onProducerAdded(producer);
@@ -154,6 +201,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!stillThere) {
       this.audioLevels.removeStream(producer.streamId);
       this.dominantSpeaker.removeSpeaker(producer.streamId);
+      this.ranking.removeStream(producer.streamId);
     }
   }
 
@@ -190,11 +238,41 @@ export class Room extends EventEmitter<RoomEvents> {
   tick(nowMs: number): void {
     for (const m of this.members.values()) m.tick(nowMs);
     const change = this.dominantSpeaker.tick(nowMs);
-    if (!change) return;
-    const msg = JSON.stringify({ method: 'dominantSpeaker', params: { streamId: change.dominant } });
-    this.lastDominant = msg;
-    for (const m of this.members.values()) m.sendApi(msg);
-    this.emit('dominantspeaker', change.dominant);
+    if (change) {
+      const msg = JSON.stringify({ method: 'dominantSpeaker', params: { streamId: change.dominant } });
+      this.lastDominant = msg;
+      this.dominantSpeakerStreamId = change.dominant;
+      this.speakerStats.speakerChanges++;
+      for (const m of this.members.values()) m.sendApi(msg);
+      this.emit('dominantspeaker', change.dominant);
+    }
+    if (change || nowMs - this.lastDecisionMs >= SPEAKER_DECISION_MS) this.decideSpeakers(nowMs);
+  }
+
+  /** Loudest-K gates and the last-N order, on the speaker grid (and at once on a speaker change). */
+  private decideSpeakers(nowMs: number): void {
+    this.lastDecisionMs = nowMs;
+    this.speakerStats.decisions++;
+    const d = this.ranking.decide(nowMs, this.dominantSpeakerStreamId);
+    const loud = d.loudest;
+    const order = [...d.order];
+    const voiced = new Set(order);
+    const screens = new Set<string>();
+    for (const m of this.members.values()) {
+      for (const p of m.producers) {
+        if (p.kind === 'audio') p.audioSelected = !loud || loud.has(p.streamId);
+        else if (!voiced.has(p.streamId)) screens.add(p.streamId);
+      }
+    }
+    const min = this.policy.lastNMinParticipants;
+    const decision: SpeakerDecision = {
+      order,
+      dominant: this.dominantSpeakerStreamId,
+      screens,
+      lastN: min > 0 && this.members.size >= min ? this.policy.lastN : undefined,
+      othersMaxLayer: this.policy.othersMaxLayer,
+    };
+    for (const m of this.members.values()) m.onSpeakerDecision(decision);
   }
 
   private tickAudioLevels(): void {
@@ -216,6 +294,9 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 }
 
+/** The dominant-speaker algorithm decides on a 300 ms grid (reference/anchors.md 5); so does the policy. */
+const SPEAKER_DECISION_MS = 300;
+
 export interface RoomRegistryEvents {
   /** A room was created (metrics watch its members leave). */
   room: [room: Room];
@@ -225,7 +306,10 @@ export interface RoomRegistryEvents {
 export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   private readonly rooms = new Map<string, Room>();
   private readonly timer: NodeJS.Timeout;
-  constructor(private readonly audio: AudioLevelOptions = {}) {
+  constructor(
+    private readonly audio: AudioLevelOptions = {},
+    private readonly policy: RoomPolicyOptions = {},
+  ) {
     super();
     // One coarse timer for every member's RTCP (STYLE.md 9), not one per stream.
     this.timer = setInterval(() => this.tick(), 20);
@@ -242,7 +326,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   getOrCreate(sid: string): Room {
     let room = this.rooms.get(sid);
     if (!room || room.closed) {
-      const r = new Room(sid, this.audio);
+      const r = new Room(sid, this.audio, this.policy);
       r.once('close', () => {
         if (this.rooms.get(sid) === r) this.rooms.delete(sid);
       });

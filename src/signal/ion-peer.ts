@@ -15,16 +15,19 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
-import { RtcpCursor, RtcpType, PsfbFmt, writeRtcp, type RtcpPacket } from '../rtp/rtcp/index.js';
+import { RtcpCursor, RtcpType, PsfbFmt, RtpfbFmt, decodeRtcpAt, writeRtcp, type RtcpPacket } from '../rtp/rtcp/index.js';
+import { msToCompactNtp, rttMs } from '../rtp/rtcp/ntp.js';
+import { DownlinkController, Priority, type DownlinkTrack } from '../bwe/downlink.js';
 import { RembEstimator, TwccRecorder, unwrapRtx, type KeyframeRequestKind } from '../rtp/feedback/index.js';
-import { readSdesString, readTransportWideSeq, EXT_URI } from '../rtp/extensions.js';
+import { readAudioLevelByte, readSdesString, readTransportWideSeq, EXT_URI } from '../rtp/extensions.js';
 import { NTP_UNIX_OFFSET_MS } from '../rtp/rtcp/ntp.js';
 import type { ReportBlock, SenderReportPacket, TwccPacket } from '../rtp/rtcp/index.js';
 import { codecKindFromMimeType } from '../rtp/codecs/index.js';
 import { Producer, type EncodingOptions, type ProducerEncoding, type RouterCodec } from '../router/producer.js';
 import { Consumer, type PreferredLayers } from '../router/consumer.js';
 import { layerName } from '../simulcast/layer-selector.js';
-import type { Room, RoomMember, RoomRegistry } from '../router/room.js';
+import type { Room, RoomMember, RoomRegistry, SpeakerDecision } from '../router/room.js';
+import { selectLastN } from '../speaker/ranking.js';
 import type { WebRtcServer } from '../transport/webrtc-server.js';
 import type { WebRtcTransport } from '../transport/webrtc-transport.js';
 import type { DataChannel } from '../sctp/index.js';
@@ -105,6 +108,7 @@ export class IonPeer implements SignalSession, RoomMember {
   private pubMidExtId = 0;
   private pubRidExtId = 0;
   private pubRepairedRidExtId = 0;
+  private pubAudioLevelExtId = 0;
   /** RTX (RFC 4588) from publishers: per producer, RTX PT -> primary PT. */
   private readonly rtxPrimaryPt = new Map<Producer, Map<number, number>>();
   private readonly subscriptions: Subscription[] = [];
@@ -129,6 +133,17 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly remb = new RembEstimator();
   private lastReportMs = 0;
   private lastTwccMs = 0;
+  /** The subscriber link: estimate, allocation, probing (transport-cc stamps come from its history). */
+  private readonly downlink = new DownlinkController();
+  private subTwccExtId = 0;
+  private readonly downlinkTracks: DownlinkTrack[] = [];
+  /** This subscriber's own last-N (overrides the room's; undefined: the room's) and pinned streams. */
+  private lastNOverride: number | undefined;
+  private pinned: ReadonlySet<string> = new Set();
+  private lastDominantNotified: string | null | undefined;
+  /** Quiet audio of streams outside the loudest-K, dropped before decryption (and one in 50 let through). */
+  readonly speakerStats = { decryptionsSkipped: 0, decryptionsSkippedBytes: 0 };
+  private gateCounter = 0;
   readonly rtcpStats = { nacksSent: 0, nackedSeqs: 0, receiverReports: 0, senderReports: 0, twccFeedback: 0, remb: 0, nacksReceived: 0, retransmitted: 0, rtxReceived: 0 };
 
   constructor(opts: IonPeerOptions) {
@@ -164,6 +179,7 @@ export class IonPeer implements SignalSession, RoomMember {
       throw new SfuError('ERR_SFUD_SDP', `setting remote description: ${(err as Error).message}`, { cause: err });
     }
     this.pub = pub;
+    pub.rtpGate = (buf, len) => this.gatePublisherRtp(buf, len);
     pub.onRtp = (buf, len) => this.onPublisherRtp(buf, len);
     pub.onRtcp = (buf, len) => this.onPublisherRtcp(buf, len);
     pub.on('datachannel', (ch) => this.onPublisherChannel(ch));
@@ -289,6 +305,7 @@ export class IonPeer implements SignalSession, RoomMember {
         for (const [id, uri] of Object.entries(s.extensions)) {
         if (uri === EXT_URI.mid) this.pubMidExtId = Number(id);
         if (uri === EXT_URI.rid) this.pubRidExtId = Number(id);
+        if (uri === EXT_URI.audioLevel) this.pubAudioLevelExtId = Number(id);
         if (uri === EXT_URI.repairedRid) this.pubRepairedRidExtId = Number(id);
         if (uri === EXT_URI.transportWideCc && s.feedback.transportCc) this.twccExtId = Number(id);
       }
@@ -365,12 +382,6 @@ export class IonPeer implements SignalSession, RoomMember {
     const view = this.view;
     if (!view.reset(buf, 0, len)) return;
     const now = performance.now();
-    // Every packet the publisher's congestion controller numbered is reported,
-    // RTX and probing padding included: a probe reported as lost stops the ramp-up.
-    if (this.twccExtId > 0) {
-      const p = view.findExtension(this.twccExtId);
-      if (p >= 0) this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), now);
-    } else this.remb.onPacket(len, now);
     const route = this.routes.get(view.ssrc) ?? this.learnRoute(view);
     if (!route) return;
     if (route.rtx) {
@@ -384,6 +395,34 @@ export class IonPeer implements SignalSession, RoomMember {
       return;
     }
     route.producer.receive(view, len, now, route.encoding.index);
+  }
+
+  /**
+   * Before decryption (the header is in clear): congestion-control arrival
+   * records for every packet the publisher numbered (RTX and probing padding
+   * included: a probe reported lost stops its ramp-up; a packet dropped here
+   * still arrived), then loudest-K: quiet audio of a stream outside the
+   * loudest set is dropped undecrypted. One in 50 goes through anyway so the
+   * SRTP rollover state never falls 2^15 packets behind, and any loud packet
+   * does, so the stream can become loud again on authenticated levels.
+   */
+  private gatePublisherRtp(buf: Buffer, len: number): boolean {
+    const view = this.view;
+    if (!view.reset(buf, 0, len)) return true;
+    if (this.twccExtId > 0) {
+      const p = view.findExtension(this.twccExtId);
+      if (p >= 0) this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), performance.now());
+    } else this.remb.onPacket(len, performance.now());
+    const route = this.routes.get(view.ssrc);
+    if (!route || route.rtx || route.producer.audioSelected || route.producer.kind !== 'audio') return true;
+    const levelId = this.pubAudioLevelExtId;
+    const at = levelId > 0 ? view.findExtension(levelId) : -1;
+    const level = at < 0 ? -1 : readAudioLevelByte(buf, at, view.extValueLength) & 0x7f;
+    const quiet = level < 0 || level > (this.room?.ranking.quietLevel ?? 127);
+    if (!quiet || ++this.gateCounter % 50 === 0) return true;
+    this.speakerStats.decryptionsSkipped++;
+    this.speakerStats.decryptionsSkippedBytes += len;
+    return false;
   }
 
   /**
@@ -446,6 +485,41 @@ export class IonPeer implements SignalSession, RoomMember {
 
   // ---- subscriber side ----
 
+  /**
+   * The room's speaker decision: the last-N set (this subscriber's override,
+   * else the room's; pinned streams and screen shares always in) decides
+   * which video consumers run; under last-N everyone but the dominant
+   * speaker is capped at the room's layer. Also tells the client of a new
+   * dominant speaker over JSON-RPC (the data channel got it from the room).
+   */
+  onSpeakerDecision(d: SpeakerDecision): void {
+    if (this.closed) return;
+    if (d.dominant !== this.lastDominantNotified && d.dominant !== null) {
+      this.lastDominantNotified = d.dominant;
+      this.opts.notify.event('dominantSpeaker', { streamId: d.dominant });
+    }
+    const n = this.lastNOverride ?? d.lastN;
+    let selected: Set<string> | undefined;
+    if (n !== undefined) {
+      const own = new Set(this._producers.map((p) => p.streamId));
+      const always = new Set([...this.pinned, ...d.screens]);
+      selected = selectLastN(d.order, n, own, always);
+    }
+    for (const s of this.subscriptions) {
+      const c = s.consumer;
+      if (!c || c.kind !== 'video') continue;
+      const id = s.producer.streamId;
+      if (!selected) c.setPolicy(false, MAX_SPATIAL);
+      else c.setPolicy(!selected.has(id), id === d.dominant || this.pinned.has(id) ? MAX_SPATIAL : d.othersMaxLayer);
+    }
+  }
+
+  /** This subscriber's last-N (undefined: the room's) and pinned streams; applied at the next decision. */
+  setLastN(n: number | undefined, pinned?: readonly string[]): void {
+    this.lastNOverride = n === undefined ? undefined : Math.max(0, Math.trunc(n));
+    if (pinned) this.pinned = new Set(pinned.slice(0, 64));
+  }
+
   onProducerAdded(producer: Producer): void {
     if (this.closed || this.noAutoSubscribe) return;
     this.subscribe(producer);
@@ -486,7 +560,22 @@ export class IonPeer implements SignalSession, RoomMember {
       const to = Object.entries(extensions).find(([, u]) => u === uri)?.[0];
       if (to !== undefined && FORWARDED_EXTENSIONS.has(uri)) extensionIds.set(Number(id), Number(to));
     }
-    const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds });
+    // Transport-wide cc: the publisher's slot carries our own sequence number to the subscriber.
+    const subTwcc = Number(Object.entries(extensions).find(([, u]) => u === EXT_URI.transportWideCc)?.[0] ?? 0);
+    const pubTwcc = Number(Object.entries(pubExt).find(([, u]) => u === EXT_URI.transportWideCc)?.[0] ?? 0);
+    let transportCc: { history: DownlinkController['history']; extId: number } | undefined;
+    if (subTwcc > 0 && subTwcc <= 14 && pubTwcc > 0) {
+      extensionIds.set(pubTwcc, subTwcc);
+      transportCc = { history: this.downlink.history, extId: subTwcc };
+      this.subTwccExtId = subTwcc;
+    }
+    const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc });
+    const track: DownlinkTrack = { consumer, priority: s.producer.kind === 'audio' ? Priority.Audio : Priority.Video };
+    this.downlinkTracks.push(track);
+    consumer.once('close', () => {
+      const i = this.downlinkTracks.indexOf(track);
+      if (i >= 0) this.downlinkTracks.splice(i, 1);
+    });
     s.consumer = consumer;
     if (s.producer.simulcast || s.producer.svc) {
       // The subscriber learns which layer it gets whenever that changes (ion-sfu `activeLayer`).
@@ -506,12 +595,28 @@ export class IonPeer implements SignalSession, RoomMember {
 
   private onSubscriberRtcp(buf: Buffer, len: number): void {
     const cur = this.rtcp.reset(buf, 0, len);
+    const now = performance.now();
     while (cur.next()) {
-      if (cur.type === RtcpType.RTPFB && cur.fmt === 1) {
+      if (cur.type === RtcpType.RTPFB && cur.fmt === RtpfbFmt.NACK) {
         this.onSubscriberNack(buf, cur.offset, cur.payloadEnd, cur.mediaSsrc);
         continue;
       }
+      if (cur.type === RtcpType.RTPFB && cur.fmt === RtpfbFmt.TWCC) {
+        const fb = decodeRtcpAt(cur);
+        if (fb?.type === 'twcc') this.downlink.onTransportFeedback(fb, now);
+        continue;
+      }
+      if (cur.type === RtcpType.RR || cur.type === RtcpType.SR) {
+        this.onSubscriberReport(cur, now);
+        continue;
+      }
       if (cur.type !== RtcpType.PSFB) continue;
+      if (cur.fmt === PsfbFmt.AFB && this.subTwccExtId === 0) {
+        // REMB only matters when the subscriber gives no transport-wide feedback.
+        const remb = decodeRtcpAt(cur);
+        if (remb?.type === 'remb') this.downlink.onRemb(remb.bitrate, now);
+        continue;
+      }
       const fmt = cur.fmt;
       if (fmt === PsfbFmt.PLI) this.consumerBySsrc.get(cur.mediaSsrc)?.requestKeyframe();
       else if (fmt === PsfbFmt.FIR && cur.length >= 20) {
@@ -519,6 +624,24 @@ export class IonPeer implements SignalSession, RoomMember {
         this.consumerBySsrc.get(buf.readUInt32BE(cur.offset + 12))?.requestKeyframe();
       }
     }
+  }
+
+  /**
+   * The subscriber's receiver report blocks about our streams: loss and RTT
+   * (from LSR/DLSR of our sender reports) for the loss-based fallback when
+   * no transport-wide feedback comes.
+   */
+  private onSubscriberReport(cur: RtcpCursor, now: number): void {
+    const pkt = decodeRtcpAt(cur);
+    if (!pkt || (pkt.type !== 'rr' && pkt.type !== 'sr')) return;
+    let worst = -1;
+    let rtt: number | undefined;
+    for (const b of pkt.reports) {
+      if (!this.consumerBySsrc.has(b.ssrc)) continue;
+      worst = Math.max(worst, b.fractionLost);
+      if (b.lsr !== 0) rtt = rttMs(msToCompactNtp(Date.now() + NTP_UNIX_OFFSET_MS), b.lsr, b.dlsr);
+    }
+    if (worst >= 0 && this.subTwccExtId === 0) this.downlink.onReceiverReport(worst, rtt, now);
   }
 
   /** Generic NACK (RFC 4585 6.2.1): PID + BLP pairs after the 12-byte header; served from the store. */
@@ -577,6 +700,13 @@ export class IonPeer implements SignalSession, RoomMember {
           p.requestKeyframe(enc.layer, now);
         }
       }
+    }
+    if (this.sub?.dtlsState === 'connected') {
+      const speaker = this.room?.dominantSpeakerStreamId;
+      for (const t of this.downlinkTracks) {
+        if (t.consumer.kind === 'video') t.priority = t.consumer.producer.streamId === speaker ? Priority.Speaker : Priority.Video;
+      }
+      this.downlink.tick(now, this.downlinkTracks);
     }
     if (now - this.lastTwccMs >= TWCC_INTERVAL_MS) {
       this.lastTwccMs = now;
@@ -672,7 +802,7 @@ export class IonPeer implements SignalSession, RoomMember {
       }
       const extensions: Record<number, string> = {};
       for (const e of ROUTER_CAPABILITIES.headerExtensions) {
-        if (e.kind === p.kind && FORWARDED_EXTENSIONS.has(e.uri)) extensions[e.id] = e.uri;
+        if (e.kind === p.kind && (FORWARDED_EXTENSIONS.has(e.uri) || e.uri === EXT_URI.transportWideCc)) extensions[e.id] = e.uri;
       }
       sections.push({
         kind: p.kind,
@@ -729,7 +859,14 @@ export class IonPeer implements SignalSession, RoomMember {
       return;
     }
     if (typeof msg !== 'object' || msg === null) return;
-    const { streamId, video, audio, framerate, layers } = msg as Record<string, unknown>;
+    const { streamId, video, audio, framerate, layers, method, params } = msg as Record<string, unknown>;
+    if (method === 'lastN' && typeof params === 'object' && params !== null) {
+      // sfud's addition: {"method":"lastN","params":{"n":3,"pinned":["streamId"]}}; n null = the room's.
+      const { n, pinned } = params as { n?: unknown; pinned?: unknown };
+      const ids = Array.isArray(pinned) ? pinned.filter((x): x is string => typeof x === 'string') : undefined;
+      if (n === null || (typeof n === 'number' && Number.isFinite(n) && n >= 0)) this.setLastN(n ?? undefined, ids);
+      return;
+    }
     if (typeof streamId !== 'string') return;
     if (Array.isArray(layers) && layers.length > 0) {
       const announced = layers.map((l) => LAYER_BY_NAME.get(l)).filter((l): l is number => l !== undefined);
@@ -821,6 +958,8 @@ export class IonPeer implements SignalSession, RoomMember {
       publisher: this.pub?.getStats(),
       subscriber: this.sub?.getStats(),
       rtcp: this.rtcpStats,
+      speaker: this.speakerStats,
+      downlink: this.downlink.toJSON(),
       producers: this._producers.map((p) => p.getStats()),
       consumers: this.subscriptions.filter((s) => s.consumer).map((s) => s.consumer!.getStats()),
     };

@@ -109,11 +109,20 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
 
   /** Called with each decrypted RTP packet; the buffer is only valid during the call. */
   onRtp: ((buf: Buffer, length: number) => void) | undefined;
+  /**
+   * Called with each RTP packet before decryption (SRTP leaves the header and
+   * its extensions in clear, RFC 3711 3.1); false drops it undecrypted. The
+   * packet is not authenticated yet: use it only for decisions a forgery
+   * cannot turn into harm (dropping, congestion-control arrival records).
+   */
+  rtpGate: ((buf: Buffer, length: number) => boolean) | undefined;
   /** Called with each decrypted RTCP compound packet. */
   onRtcp: ((buf: Buffer, length: number) => void) | undefined;
 
   readonly stats = {
     rtpPacketsIn: 0,
+    /** RTP packets the gate dropped before decryption (quiet audio outside the loudest-K). */
+    rtpGated: 0,
     rtpBytesIn: 0,
     rtcpPacketsIn: 0,
     rtpPacketsOut: 0,
@@ -282,6 +291,10 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
       this.onRtcp?.(datagram, n);
       return;
     }
+    if (this.rtpGate && !this.rtpGate(datagram, datagram.length)) {
+      this.stats.rtpGated++;
+      return;
+    }
     const n = srtp.unprotectRtp(datagram, 0, datagram.length);
     if (n < 0) return this.countSrtpError(n);
     this.stats.rtpPacketsIn++;
@@ -405,6 +418,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     this.srtpIn = undefined;
     this.srtpOut = undefined;
     this.onRtp = undefined;
+    this.rtpGate = undefined;
     this.onRtcp = undefined;
     this.log.debug({ reason }, 'transport closed');
     this.emit('close', reason);

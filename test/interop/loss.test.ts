@@ -5,10 +5,9 @@
 // viewer keeps decoding without long freezes.
 import t from 'tap';
 import wrtc from '@roamhq/wrtc';
-import { createSocket, type Socket } from 'node:dgram';
-import { once } from 'node:events';
 import { Sfu } from '../../src/sfu.js';
 import { IonRpc } from '../helpers/ion-rpc.js';
+import { isRtp, startRelay, viaRelay } from '../helpers/udp-relay.js';
 import { isLoopback, waitFor } from './echo.js';
 
 // NOTE: see test/interop/wrtc.test.ts (wrtc segfaults on a natural exit).
@@ -19,41 +18,18 @@ const LOSS = 0.05;
 
 type SessionDescription = { type: string; sdp: string };
 
-/** A UDP relay in front of sfud's media port that drops a fraction of RTP in one direction. */
+/** A relay that drops every 20th RTP packet (5%, deterministic so runs compare) in one direction. */
 async function relay(sfuPort: number, drop: 'up' | 'down') {
-  const front: Socket = createSocket('udp4');
-  const back: Socket = createSocket('udp4');
-  front.bind(0, '127.0.0.1');
-  back.bind(0, '127.0.0.1');
-  await Promise.all([once(front, 'listening'), once(back, 'listening')]);
-  let client: { address: string; port: number } | undefined;
   const counts = { dropped: 0, rtp: 0 };
-  // Deterministic loss: every 20th RTP packet (5%), so runs are comparable.
   const lose = (msg: Buffer): boolean => {
-    const b = msg[0]!;
-    const pt = msg[1]! & 0x7f;
-    if (b < 128 || b > 191 || (pt >= 64 && pt <= 95)) return false; // not RTP (RTCP has PT 200-207 -> 72-79)
+    if (!isRtp(msg)) return false;
     counts.rtp++;
     if (counts.rtp % Math.round(1 / LOSS) !== 0) return false;
     counts.dropped++;
     return true;
   };
-  front.on('message', (msg, rinfo) => {
-    if (!isLoopback(rinfo.address)) return; // keep every datagram on loopback
-    client = { address: rinfo.address, port: rinfo.port };
-    if (drop === 'up' && lose(msg)) return;
-    back.send(msg, sfuPort, '127.0.0.1');
-  });
-  back.on('message', (msg) => {
-    if (!client || (drop === 'down' && lose(msg))) return;
-    front.send(msg, client.port, client.address);
-  });
-  return { port: front.address().port, counts, close: () => (front.close(), back.close()) };
-}
-
-/** Points every sfud candidate in an SDP at the relay instead. */
-function viaRelay(sdp: string, sfuPort: number, relayPort: number): string {
-  return sdp.replace(new RegExp(` ${sfuPort} typ host`, 'g'), ` ${relayPort} typ host`);
+  const r = await startRelay(sfuPort, { accept: isLoopback, ...(drop === 'up' ? { dropUp: lose } : { dropDown: lose }) });
+  return { port: r.port, counts, close: () => r.close() };
 }
 
 t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the store downstream', async (t) => {

@@ -31,6 +31,9 @@ t.test('summaries per codec', async (t) => {
     temporalLayer: 2,
     pictureId: 0x1a0c,
     tl0PicIdx: 7,
+    layerSync: false,
+    pictureIdOffset: 2,
+    tl0PicIdxOffset: 4,
   });
   t.equal(d.vp8.width, 640, 'full detail stays in the codec descriptor');
   // VP8 without T: a single temporal layer
@@ -45,6 +48,9 @@ t.test('summaries per codec', async (t) => {
     temporalLayer: 1,
     pictureId: 5,
     tl0PicIdx: 9,
+    layerSync: false,
+    pictureIdOffset: 1,
+    tl0PicIdxOffset: 3,
   });
 
   // H264 FU-A IDR start
@@ -56,6 +62,9 @@ t.test('summaries per codec', async (t) => {
     temporalLayer: 0,
     pictureId: -1,
     tl0PicIdx: -1,
+    layerSync: false,
+    pictureIdOffset: -1,
+    tl0PicIdxOffset: -1,
   });
 
   // AV1: N=1 W=1, sequence header; W=1 frame OBU with extension tid 1 sid 1
@@ -71,6 +80,9 @@ t.test('summaries per codec', async (t) => {
     temporalLayer: 0,
     pictureId: -1,
     tl0PicIdx: -1,
+    layerSync: false,
+    pictureIdOffset: -1,
+    tl0PicIdxOffset: -1,
   });
 
   for (const kind of ['vp8', 'vp9', 'h264', 'av1', 'opus'] as const) t.equal(summary(kind, ''), false, `${kind} empty`);

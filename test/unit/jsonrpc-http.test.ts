@@ -56,6 +56,13 @@ class TestAdmin implements AdminApi {
     if (!room.peers.some((p) => p.uid === uid)) return 'peer-not-found' as const;
     return 1;
   }
+  setLastN(sid: string, uid: string, n: number | null, pinned: readonly string[] | undefined) {
+    this.calls.push(`setLastN:${sid}:${uid}:${n}:${JSON.stringify(pinned)}`);
+    const room = this.rooms.get(sid);
+    if (!room) return 'room-not-found' as const;
+    if (!room.peers.some((p) => p.uid === uid)) return 'peer-not-found' as const;
+    return 'ok' as const;
+  }
 }
 
 const admin = new TestAdmin();
@@ -232,4 +239,18 @@ t.test('setPreferredLayers: layer names or numbers, "none", and clear errors', a
   });
   t.match(await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: { sid: 'room1', uid: 'zed', streamId: 's9', spatial: 1 }, id: 4 }), { error: { code: -32005 } });
   t.match(await rpc({ jsonrpc: '2.0', method: 'setPreferredLayers', params: ['room1'], id: 5 }), { error: { code: -32602 } });
+});
+
+t.test('setLastN: a number or null, optional pinned streams', async (t) => {
+  admin.calls.length = 0;
+  t.same(await rpc({ jsonrpc: '2.0', method: 'setLastN', params: { sid: 'room1', uid: 'alice', n: 3, pinned: ['s1'] }, id: 1 }), {
+    jsonrpc: '2.0',
+    id: 1,
+    result: { sid: 'room1', uid: 'alice', n: 3, pinned: ['s1'] },
+  });
+  await rpc({ jsonrpc: '2.0', method: 'setLastN', params: { sid: 'room1', uid: 'alice', n: null }, id: 2 });
+  t.same(admin.calls, ['setLastN:room1:alice:3:["s1"]', 'setLastN:room1:alice:null:undefined']);
+  t.match(await rpc({ jsonrpc: '2.0', method: 'setLastN', params: { sid: 'room1', uid: 'alice', n: -1 }, id: 3 }), { error: { code: -32602 } });
+  t.match(await rpc({ jsonrpc: '2.0', method: 'setLastN', params: { sid: 'room1', uid: 'alice', n: 1, pinned: [1] }, id: 4 }), { error: { code: -32602 } });
+  t.match(await rpc({ jsonrpc: '2.0', method: 'setLastN', params: { sid: 'nope', uid: 'alice', n: 1 }, id: 5 }), { error: { code: -32004 } });
 });

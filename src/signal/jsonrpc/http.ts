@@ -147,6 +147,23 @@ const METHODS: Record<string, Method> = {
     if (outcome === 'peer-not-found') throw new RpcError(JsonRpcCode.PeerNotFound, 'peer not found', { sid, uid });
     return { sid, uid, streamId, tracks: outcome };
   },
+  /** {sid, uid, n: number | null (the room's), pinned?: streamId[]} */
+  setLastN: async (api, params) => {
+    if (!isObject(params)) throw new RpcError(JsonRpcCode.InvalidParams, 'invalid params: params must be an object');
+    const [sid = '', uid = ''] = ['sid', 'uid'].map((n) => checkString(params[n], n));
+    const n = params.n;
+    if (n !== null && !(typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 1000)) {
+      throw new RpcError(JsonRpcCode.InvalidParams, 'invalid params: n must be an integer 0..1000 or null');
+    }
+    const pinned = params.pinned;
+    if (pinned !== undefined && !(Array.isArray(pinned) && pinned.length <= 64 && pinned.every((x) => typeof x === 'string'))) {
+      throw new RpcError(JsonRpcCode.InvalidParams, 'invalid params: pinned must be an array of at most 64 stream ids');
+    }
+    const outcome = await api.setLastN(sid, uid, n, pinned as string[] | undefined);
+    if (outcome === 'room-not-found') throw roomNotFound(sid);
+    if (outcome === 'peer-not-found') throw new RpcError(JsonRpcCode.PeerNotFound, 'peer not found', { sid, uid });
+    return { sid, uid, n, pinned: pinned ?? null };
+  },
 };
 
 /** One request object → its response text, or undefined for a notification. */

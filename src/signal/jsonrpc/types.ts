@@ -74,6 +74,8 @@ export interface SignalNotifier {
   trickle(target: TrickleTarget, candidate: IceCandidateInit): void;
   /** Closes the WebSocket (e.g. an admin removed the peer); `SignalSession.close()` still follows once. */
   close(reason?: string): void;
+  /** Sends any other notification, `{"method":m,"params":p,"jsonrpc":"2.0"}` (sfud's `dominantSpeaker`). */
+  event(method: string, params: unknown): void;
 }
 
 /** Facts about the WebSocket a session was created for (for auth, logging). */
@@ -201,7 +203,12 @@ export interface AdminApi {
     streamId: string,
     layers: { spatial: number; temporal?: number | undefined } | 'none',
   ): number | 'room-not-found' | 'peer-not-found' | Promise<number | 'room-not-found' | 'peer-not-found'>;
+  /** Peer `uid`'s own last-N (null: the room's) and pinned streams. */
+  setLastN(sid: string, uid: string, n: number | null, pinned: readonly string[] | undefined): MemberOutcome | Promise<MemberOutcome>;
 }
+
+/** Outcome of an admin call on one peer: the last two map to -32004 and -32005. */
+export type MemberOutcome = 'ok' | 'room-not-found' | 'peer-not-found';
 
 /** `removePeer` outcomes: the last two map to -32004 and -32005. */
 export type RemovePeerOutcome = 'removed' | 'room-not-found' | 'peer-not-found';

@@ -170,6 +170,7 @@ class SignalConnection {
     const notify: SignalNotifier = {
       offer: (desc) => this.send(offerNotification(desc)),
       trickle: (target, candidate) => this.send(trickleNotification(target, candidate)),
+      event: (method, params) => this.send(JSON.stringify({ method, params, jsonrpc: '2.0' })),
       close: (reason) => {
         if (this.state === 'closed') return;
         this.stats.closed.byApp++;

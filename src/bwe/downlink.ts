@@ -1,0 +1,220 @@
+/**
+ * DownlinkController: one subscriber transport's bandwidth, end to end.
+ * Estimates the downlink from the subscriber's transport-wide feedback
+ * (falling back to REMB, then to receiver-report loss), spends the estimate
+ * across the subscriber's consumers (`allocate`: audio first, then screen
+ * share, the active speaker, the rest; each capped by its preference; video
+ * that does not fit is paused), and probes upward with padding when the
+ * allocation is limited and capacity may have returned.
+ *
+ * Decisions come from the pure modules beside it (estimator, allocator,
+ * probe controller); this class only gathers their inputs from consumers and
+ * applies their outputs (STYLE.md 5). Driven by the peer's 20 ms RTCP tick.
+ */
+import type { Consumer } from '../router/consumer.js';
+import type { TwccPacket } from '../rtp/rtcp/index.js';
+import { BandwidthEstimator } from './estimator.js';
+import { allocate, type AllocationTrack, type TrackOption } from './allocator.js';
+import { ProbeController } from './probe-controller.js';
+import { SendHistory } from './send-history.js';
+import type { PacketResult } from './estimator.js';
+
+/** How often the estimate is re-spent across consumers. */
+const ALLOCATE_INTERVAL_MS = 500;
+/** A step up needs the estimate to cover it with this much to spare (the allocation is rerun at 85 %). */
+const UPGRADE_HEADROOM = 0.85;
+/** Audio is allocated before anything else at this rate (Opus at its usual 32-64 kbps, plus headers). */
+const AUDIO_BPS = 64_000;
+/** Feedback for the last probe packets needs this long to come back before the probe is judged. */
+const PROBE_SETTLE_MS = 1000;
+const PADDING_PACKET_BITS = 275 * 8;
+
+/** Allocation priority (lower first), as `allocate` reads it. */
+export const Priority = { Audio: 0, Screen: 1, Speaker: 2, Video: 3 } as const;
+
+export interface DownlinkTrack {
+  consumer: Consumer;
+  priority: number;
+}
+
+interface ActiveProbe {
+  cluster: number;
+  targetBps: number;
+  endMs: number;
+  /** Fractional padding packets owed (carried between ticks). */
+  owed: number;
+}
+
+export class DownlinkController {
+  readonly history = new SendHistory();
+  readonly estimator = new BandwidthEstimator();
+  private readonly probes = new ProbeController();
+  private readonly results: PacketResult[] = [];
+  /** Some source of an estimate arrived (TWCC, REMB or RR); before that nothing is limited. */
+  private haveEstimate = false;
+  private lastAllocMs = -Infinity;
+  private lastAllocEstimate = 0;
+  /** What each consumer was given last (id -> spatial*4 + temporal; -1 paused), for upgrade hysteresis. */
+  private readonly applied = new Map<string, number>();
+  private lastTickMs = -1;
+  private limited = false;
+  private wantedBps = 0;
+  private usedBps = 0;
+  private probe: ActiveProbe | undefined;
+  readonly stats = { feedback: 0, reported: 0, reportedLost: 0, remb: 0, receiverReports: 0, allocations: 0, paused: 0, probes: 0, paddingBytes: 0 };
+
+  onTransportFeedback(fb: TwccPacket, nowMs: number): void {
+    this.stats.feedback++;
+    this.history.toResults(fb, this.results);
+    if (this.results.length === 0) return;
+    this.stats.reported += this.results.length;
+    for (const r of this.results) if (r.arrivalMs < 0) this.stats.reportedLost++;
+    this.haveEstimate = true;
+    this.estimator.onTransportFeedback(this.results, nowMs);
+  }
+
+  onRemb(bps: number, nowMs: number): void {
+    this.stats.remb++;
+    this.haveEstimate = true;
+    this.estimator.onRemb(bps, nowMs);
+  }
+
+  onReceiverReport(fractionLost: number, rttMs: number | undefined, nowMs: number): void {
+    this.stats.receiverReports++;
+    this.haveEstimate = true;
+    this.estimator.onReceiverReport(fractionLost, rttMs, nowMs);
+  }
+
+  get estimateBps(): number {
+    return this.haveEstimate ? this.estimator.estimateBps : 0;
+  }
+
+  tick(nowMs: number, tracks: readonly DownlinkTrack[]): void {
+    const dt = this.lastTickMs < 0 ? 0 : nowMs - this.lastTickMs;
+    this.lastTickMs = nowMs;
+    this.estimator.tick(nowMs);
+    if (!this.haveEstimate) return;
+    // On the allocation cadence, and at once when the estimate falls: every
+    // 500 ms at the old layers is another burst of loss on a link that shrank.
+    const est = this.estimator.estimateBps;
+    if (nowMs - this.lastAllocMs >= ALLOCATE_INTERVAL_MS || est < this.lastAllocEstimate * 0.85) {
+      this.lastAllocMs = nowMs;
+      this.lastAllocEstimate = est;
+      this.reallocate(tracks);
+    }
+    this.runProbe(nowMs, dt, tracks);
+  }
+
+  private reallocate(tracks: readonly DownlinkTrack[]): void {
+    const input: AllocationTrack[] = [];
+    for (const t of tracks) {
+      const c = t.consumer;
+      if (c.closed || c.suspended) continue;
+      if (c.kind === 'audio') {
+        input.push({ id: c.id, kind: 'audio', priority: Priority.Audio, options: [], maxSpatial: 0, maxTemporal: 0, bps: AUDIO_BPS });
+        continue;
+      }
+      const pref = c.preferredLayers;
+      input.push({ id: c.id, kind: 'video', priority: t.priority, options: videoOptions(c), maxSpatial: pref.spatial, maxTemporal: pref.temporal });
+    }
+    const est = this.estimator.estimateBps;
+    const result = allocate(est, input);
+    // Hysteresis: a step up must also fit with 15 % to spare; a step down is taken at once.
+    // Without it a stream at the edge is paused and resumed every 500 ms, a keyframe each time.
+    const spare = allocate(est * UPGRADE_HEADROOM, input);
+    this.limited = result.limited;
+    this.wantedBps = result.wantedBps;
+    this.usedBps = result.usedBps;
+    this.stats.allocations++;
+    let paused = 0;
+    for (const t of tracks) {
+      const c = t.consumer;
+      const a = result.byId.get(c.id);
+      if (!a || c.kind !== 'video') continue;
+      let rank = a.spatial < 0 ? -1 : a.spatial * 4 + a.temporal;
+      const before = this.applied.get(c.id);
+      if (before !== undefined && rank > before) {
+        const b = spare.byId.get(c.id);
+        const spareRank = !b || b.spatial < 0 ? -1 : b.spatial * 4 + b.temporal;
+        rank = Math.max(before, Math.min(rank, spareRank));
+      }
+      this.applied.set(c.id, rank);
+      if (rank < 0) paused++;
+      c.setAllocatedLayers(rank < 0 ? -1 : rank >> 2, rank < 0 ? 0 : rank & 3);
+    }
+    for (const id of this.applied.keys()) if (!tracks.some((t) => t.consumer.id === id)) this.applied.delete(id);
+    this.stats.paused = paused;
+  }
+
+  private runProbe(nowMs: number, dt: number, tracks: readonly DownlinkTrack[]): void {
+    let p = this.probe;
+    if (p && nowMs >= p.endMs) this.history.activeCluster = -1;
+    if (p && nowMs >= p.endMs + PROBE_SETTLE_MS) {
+      this.probes.onProbeDone(p.cluster, this.estimator.estimateBps, nowMs);
+      this.probe = p = undefined;
+    }
+    if (!p) {
+      const d = this.probes.decide({
+        nowMs,
+        estimateBps: this.estimator.estimateBps,
+        limited: this.limited,
+        wantedBps: this.wantedBps,
+        overusing: this.estimator.delaySignal === 'overusing',
+      });
+      if (!d) return;
+      this.stats.probes++;
+      this.probe = p = { cluster: d.clusterId, targetBps: d.targetBps, endMs: nowMs + d.durationMs, owed: 0 };
+      this.history.activeCluster = d.clusterId;
+    }
+    if (nowMs >= p.endMs || dt <= 0) return;
+    // Padding fills the gap between what media uses and the probe's target.
+    const extraBps = Math.max(0, p.targetBps - this.usedBps);
+    p.owed += (extraBps * dt) / 1000 / PADDING_PACKET_BITS;
+    const count = Math.floor(p.owed);
+    if (count <= 0) return;
+    // Any video stream the subscriber has seen can carry padding; flowing ones first.
+    let sent = 0;
+    for (const pass of [true, false]) {
+      for (const t of tracks) {
+        const c = t.consumer;
+        if (c.kind !== 'video' || c.paused || (c.currentLayer >= 0) !== pass) continue;
+        sent = c.sendPadding(Math.min(count, 64), p.cluster);
+        if (sent > 0) break;
+      }
+      if (sent > 0) break;
+    }
+    if (sent > 0) {
+      p.owed -= sent / (PADDING_PACKET_BITS / 8);
+      this.stats.paddingBytes += sent;
+    }
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      estimateBps: this.estimateBps,
+      allocatedBps: this.usedBps,
+      wantedBps: this.wantedBps,
+      limited: this.limited,
+      ...this.stats,
+      estimator: this.estimator.stats(),
+      history: this.history.toJSON(),
+    };
+  }
+}
+
+/**
+ * What a video consumer can be given, ascending: the lowest arriving layer
+ * at its base temporal layer (about half its rate), then each arriving
+ * layer at full frame rate, at the bitrates measured over the last second.
+ * Layers with no measurement yet are left out; none at all: no information.
+ */
+function videoOptions(c: Consumer): TrackOption[] {
+  const out: TrackOption[] = [];
+  for (const layer of c.availableLayers()) {
+    const bps = c.layerBitrate(layer);
+    if (bps <= 0) continue;
+    if (out.length === 0) out.push({ spatial: layer, temporal: 0, bps: Math.round(bps * 0.5) });
+    out.push({ spatial: layer, temporal: 2, bps });
+  }
+  return out;
+}
