@@ -53,7 +53,7 @@ export function renderHelp(): string {
     out.push(wrap(`default: ${o.default}; env ${o.env}; sfu.toml ${showKey(o.toml)}`, 80, '      '));
   }
   out.push('', 'ion-sfu flags, so `sfud -c /configs/sfu.toml -a :7000` runs as ion-sfu did:');
-  for (const [flag, what] of ION_FLAG_DOCS) out.push(`  ${flag.padEnd(22)}${plain(what)}`);
+  for (const [flag, what] of ION_FLAG_DOCS) out.push(`  ${flag.padEnd(24)}${plain(what)}`);
   out.push('', 'ion-sfu sfu.toml keys are read too; see the README "Configuration" section.', '');
   return out.join('\n');
 }
