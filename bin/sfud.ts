@@ -6,6 +6,9 @@ import { ConfigError } from '../src/errors.js';
 import { Sfu } from '../src/sfu.js';
 import { VERSION } from '../src/version.js';
 
+/** SIGINT (Ctrl-C) drains too, but briefly: someone at a terminal wants it gone. */
+const SIGINT_DRAIN_MS = 2000;
+
 async function main(): Promise<number> {
   let action;
   try {
@@ -29,25 +32,36 @@ async function main(): Promise<number> {
   }
   const { config } = action;
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  if (action.configFile !== undefined) log.info({ file: action.configFile }, 'config file read');
+  for (const warning of action.warnings) log.warn(warning);
   let sfu: Sfu;
   try {
     sfu = await Sfu.create({ config, logger: log });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      log.fatal(err.message);
+      process.stderr.write(`sfud: ${err.message}\n`);
+      return 2;
+    }
     log.fatal({ err }, 'sfud could not start');
     return 1;
   }
   // NOTE: --shards is accepted, but the data plane runs in this thread until the shard runtime (issue 7) lands.
-  log.info({ announcedIp: config.announcedIp, dataPlane: 'in-thread' }, 'sfud started');
+  log.info({ announcedIp: config.announcedIp, logLevel: config.logLevel, dataPlane: 'in-thread' }, 'sfud started');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  log.info({ signal }, 'stopping');
-  // A second signal while closing forces the exit.
-  const force = (): void => process.exit(1);
+  // A second signal while draining or closing exits at once.
+  const force = (second: NodeJS.Signals): void => {
+    log.warn({ signal: second }, 'second signal: exiting now');
+    process.exit(1);
+  };
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
-  await sfu.close();
+  const timeoutMs = signal === 'SIGINT' ? Math.min(SIGINT_DRAIN_MS, config.drainTimeoutMs) : config.drainTimeoutMs;
+  log.info({ signal, timeoutMs }, 'stopping');
+  await sfu.drain(timeoutMs);
   return 0;
 }
 

@@ -1,152 +1,136 @@
 /**
  * Configuration: embedded defaults (DESIGN.md "Defaults a newcomer gets"),
- * overridden by environment variables, overridden by flags. Parsing is pure
- * (argv and env in, a config or a ConfigError out) so it is unit-tested
- * without spawning the daemon.
+ * overridden by an ion-sfu style `sfu.toml`, overridden by environment
+ * variables, overridden by flags. Every setting is described once in
+ * config/options.ts. Parsing is pure apart from reading the config file
+ * through an injectable reader, so it is unit-tested without the daemon.
  */
-import { availableParallelism } from 'node:os';
-import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './errors.js';
-import { LOG_LEVELS } from './logger.js';
-import type { LevelWithSilent } from 'pino';
+import { defaultConfig, OPTIONS, type ConfigOption, type SfuConfig } from './config/options.js';
+import { parseConfigFile, type Setting } from './config/file.js';
+import { rewriteIonArgv } from './config/argv.js';
+import { renderHelp } from './config/docs.js';
+import { hostPortType, showValue, ValueError } from './config/values.js';
 
-export interface SfuConfig {
-  /** Signalling (WebSocket /ws) and HTTP (JSON-RPC, /metrics, /health) address. */
-  listen: { host: string; port: number };
-  /** Media: the UDP port of the first shard (shard i listens on udpPort + i). */
-  udpPort: number;
-  /** Address bound for media. */
-  udpHost: string;
-  /** Address put in ICE candidates (for 1:1 NAT: the public address). */
-  announcedIp: string;
-  /** Data-plane shards (worker threads). */
-  shards: number;
-  logLevel: LevelWithSilent;
-  /** Force pretty logs on/off; undefined = pretty on a TTY. */
-  logPretty: boolean | undefined;
-}
+export { defaultConfig, OPTIONS, type ConfigOption, type SfuConfig };
 
-export function defaultConfig(): SfuConfig {
-  return {
-    listen: { host: '127.0.0.1', port: 7000 },
-    udpPort: 5000,
-    udpHost: '127.0.0.1',
-    announcedIp: '127.0.0.1',
-    shards: availableParallelism(),
-    logLevel: 'info',
-    logPretty: undefined,
-  };
-}
+export const HELP = renderHelp();
 
-export const HELP = `Usage: sfud [options]
-
-A WebRTC SFU speaking ion-sfu's JSON-RPC protocol.
-
-Options:
-  --listen HOST:PORT     signalling and HTTP address        (default 127.0.0.1:7000, env SFUD_LISTEN)
-  --udp-port PORT        media UDP port of the first shard  (default 5000, env SFUD_UDP_PORT)
-  --udp-host HOST        address media is bound to          (default 127.0.0.1, env SFUD_UDP_HOST)
-  --announced-ip IP      address given to clients in ICE candidates, for servers
-                         behind 1:1 NAT                      (default: the media address, env SFUD_ANNOUNCED_IP)
-  --shards N             data-plane worker threads          (default: number of cores, env SFUD_SHARDS;
-                         accepted, not yet used: the data plane runs in the main thread)
-  --log-level LEVEL      fatal|error|warn|info|debug|trace|silent (default info, env SFUD_LOG_LEVEL)
-  --log-format FORMAT    pretty|json                        (default: pretty on a TTY, json otherwise)
-  -v, --version          print the version and exit
-  -h, --help             print this help and exit
-`;
-
-export type CliAction = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: SfuConfig };
+export type CliAction =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | {
+      kind: 'run';
+      config: SfuConfig;
+      /** Things the operator should read (unknown keys, keys without effect); the daemon logs them. */
+      warnings: string[];
+      /** The sfu.toml read, if any. */
+      configFile: string | undefined;
+    };
 
 /** Parses "host:port", "[v6]:port" or ":port" (all interfaces are never implied: host defaults to 127.0.0.1). */
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
-  if (!m) throw new ConfigError(`${what}: expected HOST:PORT, got "${value}"`);
-  const host = m[1] ?? (m[2] || '127.0.0.1');
-  if (m[1] !== undefined && isIP(m[1]) !== 6) throw new ConfigError(`${what}: "${m[1]}" is not an IPv6 address`);
-  return { host, port: parsePort(m[3]!, what) };
+  return readValue(hostPortType('127.0.0.1'), value, what);
 }
 
-function parsePort(value: string, what: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 0 || n > 65535) throw new ConfigError(`${what}: "${value}" is not a port number`);
-  return n;
+function readValue<T>(type: { expected: string; text(s: string): T }, value: string, what: string): T {
+  try {
+    return type.text(value);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    throw new ConfigError(`${what} ${showValue(value)}: expected ${type.expected}${err.detail ? ` (${err.detail})` : ''}`);
+  }
 }
 
-function parseIp(value: string, what: string): string {
-  if (isIP(value) === 0) throw new ConfigError(`${what}: "${value}" is not an IP address`);
-  return value;
+/** Flags that take a value, for the ion-sfu argv rewrite. */
+const VALUE_FLAGS = new Set(['--config', ...OPTIONS.map((o) => o.flag)]);
+
+function textSetting(o: ConfigOption, value: string, source: string, rank: number): Setting {
+  try {
+    return { source, rank, apply: o.read(value, 'text') };
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    const sep = source.startsWith('--') ? ' ' : '=';
+    throw new ConfigError(`${source}${sep}${showValue(value)}: expected ${o.expected}${err.detail ? ` (${err.detail})` : ''}`);
+  }
 }
 
-function parseLevel(value: string, what: string): LevelWithSilent {
-  const level = LOG_LEVELS.find((l) => l === value);
-  if (!level) throw new ConfigError(`${what}: "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
-  return level;
-}
+export type ReadFile = (path: string) => string;
 
-function parsePositiveInt(value: string, what: string, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > max) throw new ConfigError(`${what}: "${value}" is not a whole number from 1 to ${max}`);
-  return n;
-}
-
-function parseFormat(value: string, what: string): boolean {
-  if (value === 'pretty') return true;
-  if (value === 'json') return false;
-  throw new ConfigError(`${what}: "${value}" is not pretty or json`);
-}
+const readUtf8: ReadFile = (path) => readFileSync(path, 'utf8');
 
 /** Turns argv (without node and script) and the environment into an action. */
-export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): CliAction {
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}, readFile: ReadFile = readUtf8): CliAction {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: rewriteIonArgv(argv, VALUE_FLAGS),
       strict: true,
       allowPositionals: false,
       options: {
-        listen: { type: 'string' },
-        'udp-port': { type: 'string' },
-        'udp-host': { type: 'string' },
-        'announced-ip': { type: 'string' },
-        shards: { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
+        config: { type: 'string', short: 'c' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(OPTIONS.map((o) => [o.name, { type: 'string' as const }])),
       },
     });
   } catch (err) {
     throw new ConfigError((err as Error).message, { cause: err });
   }
-  const v = parsed.values;
-  if (v.help) return { kind: 'help' };
-  if (v.version) return { kind: 'version' };
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  if (flags.help) return { kind: 'help' };
+  if (flags.version) return { kind: 'version' };
+
+  const warnings: string[] = [];
+  const checks: ((c: SfuConfig) => string | undefined)[] = [];
+  let settings = new Map<string, Setting>();
+
+  const file = typeof flags.config === 'string' ? flags.config : env.SFUD_CONFIG || undefined;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFile(file);
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    const fromFile = parseConfigFile(text, file);
+    settings = fromFile.settings;
+    warnings.push(...fromFile.warnings);
+    checks.push(...fromFile.checks);
+  }
+  // The file, then the environment over it, then flags over both.
+  for (const o of OPTIONS) {
+    const e = env[o.env];
+    if (e !== undefined && e !== '') settings.set(o.name, textSetting(o, e, o.env, 100));
+    const f = flags[o.name];
+    if (typeof f === 'string') settings.set(o.name, textSetting(o, f, o.flag, 200));
+  }
 
   const config = defaultConfig();
-  // Each setting: the flag wins over the environment, which wins over the default.
-  const pick = (flag: string | undefined, envName: string): [string, string] | undefined => {
-    if (flag !== undefined) return [flag, `--${envName.slice(5).toLowerCase().replace(/_/g, '-')}`];
-    const e = env[envName];
-    return e !== undefined && e !== '' ? [e, envName] : undefined;
-  };
-  let s = pick(v.listen, 'SFUD_LISTEN');
-  if (s) config.listen = parseHostPort(s[0], s[1]);
-  s = pick(v['udp-port'], 'SFUD_UDP_PORT');
-  if (s) config.udpPort = parsePort(s[0], s[1]);
-  s = pick(v['udp-host'], 'SFUD_UDP_HOST');
-  if (s) config.udpHost = parseIp(s[0], s[1]);
-  s = pick(v['announced-ip'], 'SFUD_ANNOUNCED_IP');
-  config.announcedIp = s ? parseIp(s[0], s[1]) : config.udpHost;
-  s = pick(v.shards, 'SFUD_SHARDS');
-  if (s) config.shards = parsePositiveInt(s[0], s[1], 256);
-  s = pick(v['log-level'], 'SFUD_LOG_LEVEL');
-  if (s) config.logLevel = parseLevel(s[0], s[1]);
-  s = pick(v['log-format'], 'SFUD_LOG_FORMAT');
-  if (s) config.logPretty = parseFormat(s[0], s[1]);
-  if (config.udpPort + config.shards - 1 > 65535) {
-    throw new ConfigError(`--udp-port ${config.udpPort} with ${config.shards} shards runs past port 65535`);
+  for (const o of OPTIONS) settings.get(o.name)?.apply(config);
+  if (!settings.has('announced-ip')) config.announcedIp = config.udpHost;
+  validate(config, settings, warnings);
+  for (const check of checks) {
+    const m = check(config);
+    if (m !== undefined) throw new ConfigError(m);
   }
-  return { kind: 'run', config };
+  return { kind: 'run', config, warnings, configFile: file };
+}
+
+/** Rules across settings; `from` names where a value came from in the message. */
+function validate(c: SfuConfig, settings: Map<string, Setting>, warnings: string[]): void {
+  const from = (name: string): string => settings.get(name)?.source ?? `--${name}`;
+  if (c.udpPort !== 0 && c.udpPort + c.shards - 1 > 65535) {
+    throw new ConfigError(`${from('udp-port')} ${c.udpPort} with ${c.shards} shards runs past port 65535`);
+  }
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+    const [have, missing] = c.tlsCert === undefined ? ['tls-key', 'tls-cert'] : ['tls-cert', 'tls-key'];
+    throw new ConfigError(`${from(have)} is set but --${missing} is not: TLS needs both a certificate and its key`);
+  }
+  if (c.webhookSecret !== undefined && c.webhookUrl === undefined) warnings.push(`${from('webhook-secret')} is set without --webhook-url: no webhooks are sent`);
+  if (c.listen.host !== '127.0.0.1' && c.listen.host !== '::1' && c.listen.host !== 'localhost' && c.tlsCert === undefined && c.jwtSecret === undefined) {
+    warnings.push(`signalling listens on ${c.listen.host} without TLS or tokens: anyone who reaches it can join any room`);
+  }
 }

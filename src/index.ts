@@ -3,8 +3,10 @@
  * wire codecs are exported too (as namespaces where their names would clash)
  * so tools and tests can build and read packets.
  */
-export { Sfu, type SfuOptions } from './sfu.js';
-export { defaultConfig, parseCli, type SfuConfig } from './config.js';
+export { Sfu, type SfuOptions, type DrainResult } from './sfu.js';
+export { defaultConfig, parseCli, OPTIONS, type SfuConfig, type ConfigOption } from './config.js';
+export { signToken, TokenVerifier, type TokenClaims, type TokenGrant } from './signal/auth.js';
+export { Refusals, REFUSAL_REASONS, RefusalCode, type RefusalReason } from './signal/jsonrpc/refusals.js';
 export { SfuError, ConfigError, ClosedError } from './errors.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export { VERSION } from './version.js';

@@ -5,11 +5,15 @@
  * closed, so a daemon can exit cleanly and a test can reuse the ports.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { defaultConfig, type SfuConfig } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
-import { ClosedError, SfuError } from './errors.js';
+import { ClosedError, ConfigError, SfuError } from './errors.js';
+import { Admission } from './signal/admission.js';
+import { Refusals } from './signal/jsonrpc/refusals.js';
 import { VERSION } from './version.js';
 import { WebRtcServer } from './transport/webrtc-server.js';
 import { RoomRegistry } from './router/room.js';
@@ -24,27 +28,65 @@ export interface SfuOptions {
   logger?: Logger;
   /** ICE checks from remote addresses this rejects are dropped (an ACL for the media port). */
   acceptRemote?: (address: string) => boolean;
+  /** PEM certificate and key in memory (instead of config.tlsCert/tlsKey files): serve https and wss. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** What `drain()` saw. */
+export interface DrainResult {
+  /** Joined peers still connected when the timeout ran out (then closed). */
+  peersLeft: number;
+  timedOut: boolean;
 }
 
 export class Sfu {
   readonly config: SfuConfig;
   private readonly log: Logger;
   private readonly http: Server;
+  /** ion-sfu's `-m`: /metrics on its own port. */
+  private readonly metricsHttp: Server | undefined;
+  private readonly tls: boolean;
   private media: WebRtcServer | undefined;
-  readonly rooms = new RoomRegistry();
+  readonly rooms: RoomRegistry;
+  /** Requests refused on purpose (policy, limits, tokens, draining), by reason. */
+  readonly refusals = new Refusals();
+  private readonly admission: Admission;
   private readonly signal: SignalWsServer;
   private readonly admin: AdminApi;
   private readonly demo = createDemoHandler();
   readonly metrics: SfuMetrics;
   private closed = false;
+  private drainResult: Promise<DrainResult> | undefined;
   private readonly startedAt = Date.now();
 
-  private constructor(config: SfuConfig, log: Logger) {
+  private constructor(config: SfuConfig, log: Logger, tls: { cert: string | Buffer; key: string | Buffer } | undefined) {
     this.config = config;
     this.log = log;
-    this.http = createServer((req, res) => this.onHttp(req, res));
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onHttp(req, res);
+    try {
+      this.http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest);
+    } catch (err) {
+      throw new ConfigError(`TLS certificate or key unusable: ${(err as Error).message}`, { cause: err });
+    }
+    this.tls = tls !== undefined;
+    this.rooms = new RoomRegistry({ intervalMs: config.audioLevelIntervalMs, threshold: config.audioLevelThreshold, filter: config.audioLevelFilter });
+    this.metricsHttp = config.metricsListen ? createServer((req, res) => this.onMetricsHttp(req, res)) : undefined;
+    this.admission = new Admission({ config, rooms: this.rooms, refusals: this.refusals });
     this.signal = new SignalWsServer({
-      factory: { create: (notify) => new IonPeer({ rooms: this.rooms, server: this.webRtcServer, notify, logger: this.log.child({ tag: 'peer' }) }) },
+      factory: {
+        create: (notify) =>
+          new IonPeer({
+            rooms: this.rooms,
+            server: this.webRtcServer,
+            notify,
+            logger: this.log.child({ tag: 'peer' }),
+            maxDataChannels: config.maxDataChannelsPerPeer,
+            onRefusal: (reason) => this.refusals.count(reason),
+          }),
+      },
+      admission: this.admission,
+      refusals: this.refusals,
+      maxFrameBytes: config.maxMessageBytes,
       logger: this.log.child({ tag: 'signal' }),
     });
     this.signal.attach(this.http);
@@ -123,7 +165,7 @@ export class Sfu {
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */
   static async create(opts: SfuOptions = {}): Promise<Sfu> {
     const config = { ...defaultConfig(), ...opts.config };
-    const sfu = new Sfu(config, opts.logger ?? silentLogger());
+    const sfu = new Sfu(config, opts.logger ?? silentLogger(), opts.tls ?? (await readTls(config)));
     await sfu.listen(opts.acceptRemote);
     return sfu;
   }
@@ -139,6 +181,7 @@ export class Sfu {
     this.media = await WebRtcServer.create({
       listen: [{ ip: c.udpHost, port: c.udpPort, announcedIp: c.announcedIp }],
       acceptRemote,
+      consentTimeoutMs: c.iceConsentTimeoutMs,
       logger: this.log.child({ tag: 'transport' }),
     });
     this.metrics.attach();
@@ -153,14 +196,16 @@ export class Sfu {
   }
 
   private async listenHttp(): Promise<void> {
-    const { host, port } = this.config.listen;
-    this.http.listen(port, host);
+    await listenOn(this.http, this.config.listen);
+    this.log.info({ http: this.httpUrl, tls: this.tls, tokens: this.admission.tokensRequired, version: VERSION }, 'signalling and HTTP listening');
+    if (!this.metricsHttp || !this.config.metricsListen) return;
     try {
-      await once(this.http, 'listening');
+      await listenOn(this.metricsHttp, this.config.metricsListen);
     } catch (err) {
-      throw new SfuError('ERR_SFUD_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+      this.http.close();
+      throw err;
     }
-    this.log.info({ http: this.httpUrl, version: VERSION }, 'signalling and HTTP listening');
+    this.log.info({ metrics: `${urlOf('http', this.metricsHttp)}/metrics` }, 'metrics listening');
   }
 
   /** The bound HTTP address (port resolved when 0 was asked for). */
@@ -170,33 +215,70 @@ export class Sfu {
     return { host: a.address, port: a.port };
   }
 
+  /** `http://` or, with TLS, `https://` (the WebSocket is at the same address, `ws://`/`wss://` + `/ws`). */
   get httpUrl(): string {
-    const { host, port } = this.httpAddress;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return urlOf(this.tls ? 'https' : 'http', this.http);
+  }
+
+  /** The separate metrics address (`metricsListen`), if any. */
+  get metricsUrl(): string | undefined {
+    return this.metricsHttp?.listening ? urlOf('http', this.metricsHttp) : undefined;
   }
 
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === RPC_PATH) {
-      void handleHttpJsonRpc(req, res, this.admin);
+      void handleHttpJsonRpc(req, res, this.admin, { authorize: (r) => this.authorizeAdmin(r) });
       return;
     }
     if (this.demo(req, res)) return;
     if (req.method === 'GET' && path === '/metrics') {
-      this.metrics.text().then(
-        ({ contentType, body }) => {
-          res.writeHead(200, { 'content-type': contentType });
-          res.end(body);
-        },
-        (err: unknown) => this.reply(res, 500, { error: (err as Error).message }),
-      );
+      this.serveMetrics(res);
       return;
     }
     if (req.method === 'GET' && path === '/health') {
+      // Liveness: the process answers.
       this.reply(res, 200, { status: 'ok', version: VERSION, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) });
       return;
     }
+    if (req.method === 'GET' && path === '/ready') {
+      const r = this.readiness();
+      this.reply(res, r.ready ? 200 : 503, r);
+      return;
+    }
     this.reply(res, 404, { error: 'not found' });
+  }
+
+  private onMetricsHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'GET' && (req.url ?? '/').split('?', 1)[0] === '/metrics') this.serveMetrics(res);
+    else this.reply(res, 404, { error: 'not found' });
+  }
+
+  private serveMetrics(res: ServerResponse): void {
+    this.metrics.text().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      },
+      (err: unknown) => this.reply(res, 500, { error: (err as Error).message }),
+    );
+  }
+
+  private async authorizeAdmin(req: IncomingMessage): ReturnType<Admission['authorizeAdmin']> {
+    const denied = await this.admission.authorizeAdmin(req);
+    if (denied) this.refusals.count(denied.reason);
+    return denied;
+  }
+
+  /**
+   * Readiness (`/ready`): the media sockets are bound and sfud is not
+   * draining or closed. The data plane runs in this thread (one unit, no
+   * shards yet), so its state is the state of the media muxes here.
+   */
+  readiness(): { ready: boolean; draining: boolean; closed: boolean; media: { address: string }[]; dataPlane: 'in-thread' } {
+    const media = this.closed ? [] : this.media?.muxes.map((m) => ({ address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}` })) ?? [];
+    const draining = this.signal.draining;
+    return { ready: !this.closed && !draining && media.length > 0, draining, closed: this.closed, media, dataPlane: 'in-thread' };
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {
@@ -213,6 +295,32 @@ export class Sfu {
     return { media: this.media?.getStats() };
   }
 
+  /**
+   * Graceful shutdown: new joins are refused (error 503; new WebSocket
+   * upgrades get HTTP 503, `/ready` 503), every connected client gets the
+   * `draining` notification with the deadline, and calls go on until their
+   * clients leave or `timeoutMs` passes; then everything is closed. Safe to
+   * call twice (the second call gets the first one's result).
+   */
+  drain(timeoutMs: number = this.config.drainTimeoutMs): Promise<DrainResult> {
+    this.drainResult ??= this.runDrain(timeoutMs);
+    return this.drainResult;
+  }
+
+  private async runDrain(timeoutMs: number): Promise<DrainResult> {
+    this.log.info({ timeoutMs, peers: this.signal.joinedCount }, 'draining');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.signal.drain(Date.now() + timeoutMs, timeoutMs).then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    const peersLeft = this.signal.joinedCount;
+    this.log.info({ timedOut, peersLeft }, 'drained');
+    await this.close();
+    return { peersLeft, timedOut };
+  }
+
   /** Stops listening and closes every connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -222,7 +330,39 @@ export class Sfu {
     const done = once(this.http, 'close');
     this.http.close();
     this.http.closeAllConnections();
-    await Promise.all([done, this.media?.close()]);
+    const metricsDone = this.metricsHttp?.listening ? once(this.metricsHttp, 'close') : undefined;
+    this.metricsHttp?.close();
+    this.metricsHttp?.closeAllConnections();
+    await Promise.all([done, metricsDone, this.media?.close()]);
     this.log.info('closed');
   }
+}
+
+/** Reads config.tlsCert/tlsKey; an unreadable file is a configuration error. */
+async function readTls(c: SfuConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (c.tlsCert === undefined && c.tlsKey === undefined) return undefined;
+  if (c.tlsCert === undefined || c.tlsKey === undefined) throw new ConfigError('TLS needs both a certificate (tlsCert) and its key (tlsKey)');
+  const read = async (path: string, what: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new ConfigError(`cannot read the TLS ${what} ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return { cert: await read(c.tlsCert, 'certificate'), key: await read(c.tlsKey, 'key') };
+}
+
+async function listenOn(server: Server, { host, port }: { host: string; port: number }): Promise<void> {
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    throw new SfuError('ERR_SFUD_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function urlOf(scheme: 'http' | 'https', server: Server): string {
+  const a = server.address() as AddressInfo | null;
+  if (!a) throw new ClosedError('sfu');
+  return `${scheme}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
 }

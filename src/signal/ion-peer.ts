@@ -75,6 +75,10 @@ export interface IonPeerOptions {
   server: WebRtcServer;
   notify: SignalNotifier;
   logger: Logger;
+  /** Data channels the client may open on its publisher connection; more are closed at once. Default: no limit. */
+  maxDataChannels?: number;
+  /** A limit refused something (counted by the caller). */
+  onRefusal?: (reason: 'tooManyDataChannels') => void;
 }
 
 /** Where a publisher SSRC goes: a producer's encoding, as media or as its RTX stream. */
@@ -122,6 +126,8 @@ export class IonPeer implements SignalSession, RoomMember {
   private api: DataChannel | undefined;
   private readonly apiQueue: string[] = [];
   private noAutoSubscribe = false;
+  /** Data channels the client opened on its publisher connection (for the limit). */
+  private channelsOpened = 0;
   private closed = false;
   private readonly view = new RtpView();
   private readonly rtcp = new RtcpCursor({ allowInnerPadding: true });
@@ -157,14 +163,34 @@ export class IonPeer implements SignalSession, RoomMember {
 
   // ---- SignalSession ----
 
-  async join(p: JoinParams): Promise<AnswerDescription> {
+  /**
+   * ion-sfu's JoinConfig is honoured: NoPublish makes no publisher connection
+   * (the offer is ignored and the result is null), NoSubscribe no subscriber
+   * connection (no offers, no `ion-sfu` channel, no tracks), NoAutoSubscribe
+   * a subscriber connection that is offered no tracks.
+   */
+  async join(p: JoinParams): Promise<AnswerDescription | null> {
     if (this.closed) throw new SfuError('ERR_SFUD_CLOSED', 'peer closed');
-    const offer = parseSessionDescription(p.offer.sdp);
+    const offer = p.config.noPublish ? undefined : parseSessionDescription(p.offer.sdp);
     this.uid = p.uid || randomUUID();
     this.noAutoSubscribe = p.config.noAutoSubscribe;
     this.log = this.opts.logger.child({ sid: p.sid, uid: this.uid });
-    const server = this.opts.server;
-    const pub = server.createWebRtcTransport({ enableSctp: true, appData: { role: 'publisher', uid: this.uid } });
+    const answer = offer && this.openPublisher(offer);
+    if (!p.config.noSubscribe) this.openSubscriber();
+
+    const room = this.opts.rooms.getOrCreate(p.sid);
+    this.room = room;
+    room.join(this);
+    if (answer) this.applyPublisherSections(answer.sections);
+    if (this.sub && !this.noAutoSubscribe) for (const producer of room.producersFor(this)) this.subscribe(producer);
+    // The first subscriber offer always goes out: it carries the ion-sfu data channel.
+    if (this.sub) this.scheduleNegotiation();
+    this.log.info({ tracks: this._producers.length, publisher: !!answer, subscriber: !!this.sub }, 'joined');
+    return answer ? { type: 'answer', sdp: answer.sdp } : null;
+  }
+
+  private openPublisher(offer: ReturnType<typeof parseSessionDescription>): ReturnType<typeof createPublisherAnswer> {
+    const pub = this.opts.server.createWebRtcTransport({ enableSctp: true, appData: { role: 'publisher', uid: this.uid } });
     let answer: ReturnType<typeof createPublisherAnswer>;
     try {
       answer = createPublisherAnswer(offer, this.localDescription(pub));
@@ -184,8 +210,11 @@ export class IonPeer implements SignalSession, RoomMember {
     pub.onRtcp = (buf, len) => this.onPublisherRtcp(buf, len);
     pub.on('datachannel', (ch) => this.onPublisherChannel(ch));
     pub.on('close', (reason) => this.log.debug({ reason }, 'publisher transport closed'));
+    return answer;
+  }
 
-    const sub = server.createWebRtcTransport({ enableSctp: true, appData: { role: 'subscriber', uid: this.uid } });
+  private openSubscriber(): void {
+    const sub = this.opts.server.createWebRtcTransport({ enableSctp: true, appData: { role: 'subscriber', uid: this.uid } });
     this.sub = sub;
     sub.onRtcp = (buf, len) => this.onSubscriberRtcp(buf, len);
     sub.on('dtlsstatechange', (state) => {
@@ -195,16 +224,6 @@ export class IonPeer implements SignalSession, RoomMember {
       // before the subscriber could receive it: ask again now that it can.
       for (const s of this.subscriptions) s.consumer?.requestKeyframe();
     });
-
-    const room = this.opts.rooms.getOrCreate(p.sid);
-    this.room = room;
-    room.join(this);
-    this.applyPublisherSections(answer.sections);
-    if (!this.noAutoSubscribe) for (const producer of room.producersFor(this)) this.subscribe(producer);
-    // The first subscriber offer always goes out: it carries the ion-sfu data channel.
-    this.scheduleNegotiation();
-    this.log.info({ tracks: this._producers.length }, 'joined');
-    return { type: 'answer', sdp: answer.sdp };
   }
 
   async offer(desc: OfferDescription): Promise<AnswerDescription> {
@@ -252,7 +271,8 @@ export class IonPeer implements SignalSession, RoomMember {
     }
   }
 
-  async trickle(_target: TrickleTarget, candidate: IceCandidateInit): Promise<void> {
+  async trickle(target: TrickleTarget, candidate: IceCandidateInit): Promise<void> {
+    if (!(target === 0 ? this.pub : this.sub)) throw new SfuError('ERR_SFUD_STATE', 'no rtc transport exists for this Peer');
     // sfud is ICE-lite: the client's checks reach it without its candidates.
     // They are validated (by the signalling layer) and otherwise not needed.
     void candidate;
@@ -479,6 +499,12 @@ export class IonPeer implements SignalSession, RoomMember {
   private onPublisherChannel(ch: DataChannel): void {
     // ion-sdk-js opens `ion-sfu` on the publisher only to get an m=application; ion-sfu drops it.
     if (ch.label === API_CHANNEL_LABEL) return;
+    if (++this.channelsOpened > (this.opts.maxDataChannels ?? Infinity)) {
+      this.opts.onRefusal?.('tooManyDataChannels');
+      this.log.debug({ label: ch.label }, 'data channel over the limit, closed');
+      ch.close();
+      return;
+    }
     ch.on('message', (data) => this.room?.fanout(this, ch.label, data));
     this.room?.addFanoutLabel(this, ch.label);
   }
@@ -521,7 +547,7 @@ export class IonPeer implements SignalSession, RoomMember {
   }
 
   onProducerAdded(producer: Producer): void {
-    if (this.closed || this.noAutoSubscribe) return;
+    if (this.closed || this.noAutoSubscribe || !this.sub) return;
     this.subscribe(producer);
     this.scheduleNegotiation();
   }
@@ -680,6 +706,11 @@ export class IonPeer implements SignalSession, RoomMember {
    */
   tick(now: number): void {
     const pub = this.pub;
+    if (!pub && !this.closed && now - this.lastReportMs >= REPORT_INTERVAL_MS) {
+      // A NoPublish viewer: only the subscriber's sender reports.
+      this.lastReportMs = now;
+      this.sendSenderReports(now);
+    }
     if (this.closed || !pub || pub.dtlsState !== 'connected') return;
     for (const p of this._producers) {
       // Keyframe requests that fell inside the throttle window are owed, not dropped.
@@ -938,6 +969,7 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly fanoutOut = new Map<string, DataChannel>();
 
   onFanoutLabel(label: string): void {
+    if (!this.sub) return;
     if (this.api?.readyState === 'open') this.openFanout(label);
     else this.pendingFanoutLabels.push(label);
   }

@@ -3,7 +3,7 @@
 // with string ids, replies matched by id, notifications (`offer`, `trickle`)
 // handed to `onNotification`. Used by the werift and wrtc ion-sfu tests.
 import { once } from 'node:events';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 
 export type Json = Record<string, unknown>;
 export type RpcId = string | number;
@@ -23,8 +23,9 @@ export class IonRpc {
     });
   }
 
-  static async connect(url: string): Promise<IonRpc> {
-    const ws = new WebSocket(url);
+  /** `opts`: TLS trust (`ca`), an `origin` header ... */
+  static async connect(url: string, opts?: ClientOptions): Promise<IonRpc> {
+    const ws = new WebSocket(url, opts);
     ws.on('error', () => {});
     await once(ws, 'open');
     return new IonRpc(ws);
@@ -76,4 +77,21 @@ export class IonRpc {
   close(): void {
     this.ws.close();
   }
+}
+
+/** The HTTP status of a refused WebSocket upgrade, 101 when it opened, -1 on a socket error. */
+export function upgradeStatus(url: string, opts: ClientOptions = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, opts);
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on('error', () => resolve(-1));
+  });
 }

@@ -1,41 +1,7 @@
 // The daemon as a user runs it: built bin, real signals, real ports.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-const bin = fileURLToPath(new URL('../../dist/bin/sfud.js', import.meta.url));
-
-interface Run {
-  lines: Record<string, unknown>[];
-  exit: Promise<number | null>;
-  waitFor(msg: string): Promise<Record<string, unknown>>;
-  kill(sig: NodeJS.Signals): void;
-}
-
-function start(args: string[]): Run {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { msg: string; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    lines.push(line);
-    for (const w of waiters.filter((w) => w.msg === line.msg)) w.resolve(line);
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    lines,
-    exit,
-    waitFor: (msg) =>
-      new Promise((resolve, reject) => {
-        const found = lines.find((l) => l.msg === msg);
-        if (found) return resolve(found);
-        waiters.push({ msg, resolve });
-        setTimeout(() => reject(new Error(`no "${msg}" within 10 s`)), 10_000).unref();
-      }),
-    kill: (sig) => child.kill(sig),
-  };
-}
+import { SFUD_BIN as bin, startDaemon as start } from '../helpers/daemon.js';
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`starts, logs where it listens, serves /health, stops cleanly on ${sig}`, async (t) => {

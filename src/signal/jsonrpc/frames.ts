@@ -29,6 +29,9 @@ import type {
   TrickleTarget,
 } from './types.js';
 
+/** Longest join token accepted (a JWT with sfud's claims is a few hundred characters). */
+export const MAX_TOKEN_CHARS = 4096;
+
 /** Frames larger than this are never parsed (the WebSocket layer closes with 1009 first). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -114,6 +117,15 @@ export function answerResultFrame(id: RpcId, answer: AnswerDescription): string 
 /** `{"method":"offer","params":{"type":"offer","sdp":..},"jsonrpc":"2.0"}`. */
 export function offerNotification(desc: OfferDescription): string {
   return `{"method":"offer","params":${descriptionJson(desc)},"jsonrpc":"2.0"}`;
+}
+
+/**
+ * sfud's `draining` notification: the server is shutting down; calls may go on
+ * until `deadline` (Unix ms), `timeoutMs` from now, then they are closed.
+ * ion-sdk-js passes unknown notifications to `signal.on_notify(method, cb)`.
+ */
+export function drainingNotification(deadline: number, timeoutMs: number): string {
+  return `{"method":"draining","params":{"deadline":${Math.round(deadline)},"timeoutMs":${Math.round(timeoutMs)}},"jsonrpc":"2.0"}`;
 }
 
 /** pion's ICECandidateInit JSON, all four keys, in pion's order. */
@@ -214,7 +226,10 @@ function joinParams(p: Map<string, unknown>): JoinParams {
     config.noSubscribe = bool(cm, 'nosubscribe', 'params.config.NoSubscribe');
     config.noAutoSubscribe = bool(cm, 'noautosubscribe', 'params.config.NoAutoSubscribe');
   }
-  return { sid, uid, offer, config };
+  // sfud's addition: a join token (auth.ts); bounded so a frame cannot make us verify megabytes.
+  const token = str(p, 'token', 'params.token', false);
+  if (token !== undefined && token.length > MAX_TOKEN_CHARS) throw new InvalidParams(`params.token is longer than ${MAX_TOKEN_CHARS} characters`);
+  return token === undefined ? { sid, uid, offer, config } : { sid, uid, offer, config, token };
 }
 
 function trickleParams(p: Map<string, unknown>): TrickleParams {

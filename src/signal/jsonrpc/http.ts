@@ -19,6 +19,8 @@
  *   getRoom(sid)            → RoomDetail                      | -32004 room not found
  *   closeRoom(sid)          → {"sid":..,"closed":true}         | -32004 room not found
  *   removePeer(sid, uid)    → {"sid":..,"uid":..,"removed":true} | -32004 room not found, -32005 peer not found
+ * With tokens on (`--jwt-secret`), every request needs `Authorization: Bearer
+ * <token>` with the `admin: true` claim: else 401 (none, bad, expired) or 403.
  * Errors: -32700 parse error, -32600 invalid request, -32601 method not found,
  * -32602 invalid params (the message names the field), -32603 internal error
  * (an `SfuError`'s message and `data.code`; any other error stays "internal error").
@@ -27,6 +29,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SfuError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { AdminApi } from './types.js';
+import type { HttpRefusal } from './refusals.js';
 
 export const RPC_PATH = '/rpc';
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -47,6 +50,8 @@ export interface HttpJsonRpcOptions {
   maxBodyBytes?: number;
   maxBatch?: number;
   logger?: Logger;
+  /** Runs first; a refusal is answered with its HTTP status (401/403) and a JSON-RPC error body. */
+  authorize?: (req: IncomingMessage) => Promise<HttpRefusal | undefined>;
 }
 
 type Id = string | number | null;
@@ -250,6 +255,8 @@ export async function handleHttpJsonRpc(req: IncomingMessage, res: ServerRespons
   const limit = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const maxBatch = opts.maxBatch ?? MAX_BATCH;
   try {
+    const denied = await opts.authorize?.(req);
+    if (denied) return refuse(req, res, denied.status, denied.message, denied.headers);
     if (req.method !== 'POST') return refuse(req, res, 405, 'method not allowed: use POST', { Allow: 'POST' });
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
     if (type !== 'application/json') return refuse(req, res, 415, 'unsupported media type: use application/json');

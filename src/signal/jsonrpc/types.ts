@@ -6,6 +6,7 @@
  * (shared/reference/ion-sfu-protocol.md section 1); everything here is already
  * validated and normalised when it crosses the boundary.
  */
+import type { HttpRefusal } from './refusals.js';
 
 /** Which of the peer's two PeerConnections a candidate belongs to (ion-sfu `pkg/sfu/peer.go`). */
 export const TrickleTarget = {
@@ -58,8 +59,11 @@ export interface JoinParams {
   sid: string;
   /** Peer id; may be empty, in which case the router generates one (ion-sfu does, and never tells the client). */
   uid: string;
+  /** With `config.noPublish` it is ignored (the wire format still requires one, as ion-sfu's does). */
   offer: OfferDescription;
   config: JoinConfig;
+  /** sfud's addition: a join token (JWT), for clients that cannot put it in the WebSocket URL. */
+  token?: string;
 }
 
 /**
@@ -101,9 +105,10 @@ export interface SignalConnectionInfo {
 export interface SignalSession {
   /**
    * Join `sid` as `uid`, answer the publisher offer. If it rejects, the session
-   * must be back in its un-joined state: the client may join again.
+   * must be back in its un-joined state: the client may join again. Null: no
+   * publisher connection (`config.noPublish`), the result is `null`.
    */
-  join(params: JoinParams): Promise<AnswerDescription>;
+  join(params: JoinParams): Promise<AnswerDescription | null>;
   /** Publisher renegotiation; reject with `offered ignored` unless the publisher PC is stable. */
   offer(desc: OfferDescription): Promise<AnswerDescription>;
   /** The client's answer to a subscriber offer. */
@@ -115,6 +120,24 @@ export interface SignalSession {
    * once, possibly while a `join` or `offer` is still pending. Must not throw.
    */
   close(): void;
+}
+
+/**
+ * Per-connection policy (auth, limits), consulted before each call reaches
+ * the session. A check refuses by throwing a `SignalRefusal` (refusals.ts):
+ * the client gets its code and message, the reason is counted.
+ */
+export interface SignalGuard {
+  /** May return changed params (e.g. a token that cannot subscribe turns on noAutoSubscribe). */
+  join(params: JoinParams): JoinParams | Promise<JoinParams>;
+  offer(desc: OfferDescription): void;
+  answer(desc: AnswerDescription): void;
+  trickle(target: TrickleTarget): void;
+}
+
+/** Who may open a signalling connection: a guard for it, or an HTTP refusal of the upgrade. */
+export interface SignalAdmission {
+  admit(req: { remoteAddress: string | undefined; origin: string | undefined; url: string }): SignalGuard | HttpRefusal;
 }
 
 export interface SignalSessionFactory {

@@ -22,9 +22,15 @@
  *    any of it is buffered or parsed; a queue over 64 frames (or 4 MiB) closes
  *    it with 1008;
  *  - a WebSocket ping every 30 s; a socket that has not answered the previous
- *    ping is terminated (dead after 30-60 s).
+ *    ping is terminated (dead after 30-60 s);
+ *  - an optional admission (types.ts SignalAdmission) may refuse the upgrade
+ *    with an HTTP status and guards each call; its refusals are JSON-RPC
+ *    errors with their own codes (refusals.ts), counted by reason;
+ *  - `drain()`: upgrades get 503, joins error 503, and every socket gets the
+ *    `draining` notification (frames.ts).
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../../logger.js';
@@ -35,6 +41,7 @@ import {
   MAX_FRAME_BYTES,
   RpcErrorCode,
   answerResultFrame,
+  drainingNotification,
   errorFrame,
   offerNotification,
   parseFrame,
@@ -46,7 +53,8 @@ import {
   type SignalCall,
   type TrickleParams,
 } from './frames.js';
-import type { AnswerDescription, SignalNotifier, SignalSession, SignalSessionFactory, TrickleTarget } from './types.js';
+import type { AnswerDescription, JoinParams, SignalAdmission, SignalGuard, SignalNotifier, SignalSession, SignalSessionFactory, TrickleTarget } from './types.js';
+import { RefusalCode, Refusals, SignalRefusal, type HttpRefusal, type RefusalReason } from './refusals.js';
 
 export const WS_PATH = '/ws';
 
@@ -73,6 +81,10 @@ export interface SignalWsServerOptions {
   maxEarlyTrickles?: number;
   /** WebSocket ping period; a socket silent for a whole period is dead. Default 30 s. */
   pingIntervalMs?: number;
+  /** Who may connect and what each connection may do (origin, rate limits, tokens, limits). Default: everyone, everything. */
+  admission?: SignalAdmission;
+  /** Where refusals are counted (shared with the HTTP side); default: the server's own. */
+  refusals?: Refusals;
   clock?: Clock;
   logger?: Logger;
 }
@@ -105,9 +117,19 @@ export interface SignalWsStats {
   /** Sockets we closed, by reason. */
   closed: { oversize: number; queueOverflow: number; dead: number; protocol: number; factory: number; byApp: number };
   earlyTrickles: { buffered: number; delivered: number; rejected: number };
+  /** Requests refused on purpose, by reason (the counter may be shared with the HTTP side). */
+  refusals: Record<RefusalReason, number>;
 }
 
 type ConnState = 'new' | 'joined' | 'closed';
+
+/** What a connection reads from its server. */
+interface ServerContext {
+  isDraining(): boolean;
+  readonly refusals: Refusals;
+  /** A connection joined or closed (a drain waits for the last joined one). */
+  changed(): void;
+}
 
 const FRAME_ERROR_KEY: Record<FrameErrorKind, keyof SignalErrorCounts> = {
   'too-large': 'invalidRequest',
@@ -117,7 +139,7 @@ const FRAME_ERROR_KEY: Record<FrameErrorKind, keyof SignalErrorCounts> = {
   'invalid-params': 'invalidParams',
 };
 
-function emptyStats(): SignalWsStats {
+function emptyStats(): Omit<SignalWsStats, 'refusals'> {
   return {
     socketsOpen: 0,
     socketsTotal: 0,
@@ -162,8 +184,10 @@ class SignalConnection {
     readonly id: number,
     readonly ws: WebSocket,
     private readonly opts: Required<Pick<SignalWsServerOptions, 'maxFrameBytes' | 'maxQueuedFrames' | 'maxQueuedBytes' | 'maxEarlyTrickles'>>,
-    private readonly stats: SignalWsStats,
+    private readonly stats: Omit<SignalWsStats, 'refusals'>,
     private readonly log: Logger,
+    private readonly server: ServerContext,
+    private readonly guard: SignalGuard | undefined,
   ) {}
 
   start(factory: SignalSessionFactory, req: IncomingMessage): void {
@@ -193,6 +217,7 @@ class SignalConnection {
   /** The socket is gone: stop everything and tell the session, exactly once. */
   onClose(): void {
     if (this.state !== 'closed') this.state = 'closed';
+    this.server.changed();
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.early.length = 0;
@@ -270,19 +295,25 @@ class SignalConnection {
     switch (call.method) {
       case 'join': {
         if (this.state === 'joined') return this.orderingError(id, IonSfuMessage.TransportExists);
-        let answer: AnswerDescription;
+        let params: JoinParams = call.params;
+        let answer: AnswerDescription | null;
         try {
-          answer = await session.join(call.params);
+          if (this.server.isDraining()) throw new SignalRefusal('draining', RefusalCode.Draining, 'server is draining: join another server');
+          if (this.guard) params = await this.guard.join(params);
+          if (this.isClosed()) return;
+          answer = await session.join(params);
         } catch (err) {
           this.early.length = 0;
           return this.sessionError(id, err);
         }
         if (this.isClosed()) return;
-        if (!this.replyAnswer(id, answer)) {
+        if (answer === null) this.send(resultFrame(replyId(id), null));
+        else if (!this.replyAnswer(id, answer)) {
           this.early.length = 0;
           return;
         }
         this.state = 'joined';
+        this.server.changed();
         // Trickles that came before join, in arrival order, before the next frame.
         const early = this.early.splice(0);
         for (const t of early) {
@@ -296,6 +327,7 @@ class SignalConnection {
         if (this.state !== 'joined') return this.orderingError(id, IonSfuMessage.NoTransport);
         let answer: AnswerDescription;
         try {
+          this.guard?.offer(call.params.desc);
           answer = await session.offer(call.params.desc);
         } catch (err) {
           return this.sessionError(id, err);
@@ -307,6 +339,7 @@ class SignalConnection {
       case 'answer': {
         if (this.state !== 'joined') return this.orderingError(id, IonSfuMessage.NoTransport);
         try {
+          this.guard?.answer(call.params.desc);
           await session.answer(call.params.desc);
         } catch (err) {
           return this.sessionError(id, err);
@@ -344,6 +377,7 @@ class SignalConnection {
 
   private async trickle(session: SignalSession, id: RpcId | null, target: TrickleTarget, p: TrickleParams): Promise<void> {
     try {
+      this.guard?.trickle(target);
       await session.trickle(target, p.candidate);
     } catch (err) {
       return this.sessionError(id, err);
@@ -368,9 +402,15 @@ class SignalConnection {
     this.send(errorFrame(replyId(id), RpcErrorCode.IonSfu, message));
   }
 
-  /** A session failure: ion-sfu's `{"code":500,"message":err.Error()}`; never a stack. */
+  /** A session failure: ion-sfu's `{"code":500,"message":err.Error()}`; never a stack. A refusal: its own code, counted. */
   private sessionError(id: RpcId | null, err: unknown): void {
     if (this.state === 'closed') return;
+    if (err instanceof SignalRefusal) {
+      this.server.refusals.count(err.reason);
+      this.log.debug({ reason: err.reason }, 'signal call refused');
+      this.send(errorFrame(replyId(id), err.rpcCode, err.message));
+      return;
+    }
     this.stats.errors.session++;
     const message = err instanceof Error && err.message.length > 0 ? err.message : 'internal error';
     this.log.debug({ err }, 'signal session call failed');
@@ -416,7 +456,10 @@ export class SignalWsServer {
   private timer: Timer | undefined;
   private nextId = 1;
   private closed = false;
-  private readonly servers = new Set<Server>();
+  private drainState: { notice: string; waiters: (() => void)[] } | undefined;
+  readonly refusals: Refusals;
+  private readonly context: ServerContext;
+  private readonly servers = new Set<Server | HttpsServer>();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.handleUpgrade(req, socket, head);
 
   constructor(private readonly opts: SignalWsServerOptions) {
@@ -424,6 +467,12 @@ export class SignalWsServer {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger();
     this.pingIntervalMs = opts.pingIntervalMs ?? 30_000;
+    this.refusals = opts.refusals ?? new Refusals();
+    this.context = {
+      isDraining: () => this.drainState !== undefined,
+      refusals: this.refusals,
+      changed: () => this.checkDrained(),
+    };
     this.connOpts = {
       maxFrameBytes: opts.maxFrameBytes ?? MAX_FRAME_BYTES,
       maxQueuedFrames: opts.maxQueuedFrames ?? 64,
@@ -439,8 +488,8 @@ export class SignalWsServer {
     });
   }
 
-  /** Serves `upgrade` requests of `server`: `/ws` upgrades, anything else gets 404. */
-  attach(server: Server): void {
+  /** Serves `upgrade` requests of `server` (HTTP or HTTPS): `/ws` upgrades, anything else gets 404. */
+  attach(server: Server | HttpsServer): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
     server.on('upgrade', this.onUpgrade);
@@ -450,19 +499,36 @@ export class SignalWsServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const pathname = (req.url ?? '').split('?', 1)[0];
-    if (this.closed || pathname !== this.path) {
-      // ws's own abortHandshake does the same: end, then destroy once flushed.
-      const status = this.closed ? '503 Service Unavailable' : '404 Not Found';
-      socket.once('finish', () => socket.destroy());
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
+    if (this.closed || pathname !== this.path) return this.refuseUpgrade(socket, this.closed ? 503 : 404);
+    if (this.drainState) return this.refuseUpgrade(socket, 503, { reason: 'draining', status: 503, message: 'server is draining' });
+    let guard: SignalGuard | undefined;
+    if (this.opts.admission) {
+      const verdict = this.opts.admission.admit({ remoteAddress: req.socket.remoteAddress, origin: req.headers.origin, url: req.url ?? '' });
+      if ('status' in verdict) return this.refuseUpgrade(socket, verdict.status, verdict);
+      guard = verdict;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, guard));
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  /** Ends an upgrade with an HTTP status (ws's own abortHandshake does the same: end, then destroy once flushed). */
+  private refuseUpgrade(socket: Duplex, status: number, refusal?: HttpRefusal): void {
+    if (refusal) {
+      this.refusals.count(refusal.reason);
+      this.log.debug({ reason: refusal.reason, status }, 'signal upgrade refused');
+    }
+    const body = refusal?.message ?? '';
+    const headers = Object.entries(refusal?.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.once('finish', () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n${headers}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage, guard: SignalGuard | undefined): void {
     const id = this.nextId++;
-    const conn = new SignalConnection(id, ws, this.connOpts, this.stats, this.log.child({ conn: id }));
+    const conn = new SignalConnection(id, ws, this.connOpts, this.stats, this.log.child({ conn: id }), this.context, guard);
     this.conns.add(conn);
     this.stats.socketsOpen++;
     this.stats.socketsTotal++;
@@ -491,7 +557,42 @@ export class SignalWsServer {
   }
 
   getStats(): SignalWsStats {
-    return structuredClone(this.stats);
+    return { ...structuredClone(this.stats), refusals: this.refusals.snapshot() };
+  }
+
+  /** Connections that have joined (and not closed). */
+  get joinedCount(): number {
+    let n = 0;
+    for (const c of this.conns) if (c.state === 'joined') n++;
+    return n;
+  }
+
+  get draining(): boolean {
+    return this.drainState !== undefined;
+  }
+
+  /**
+   * Starts draining: new upgrades get 503, joins on open sockets get error
+   * 503, and every open socket gets the `draining` notification (frames.ts).
+   * Resolves once no joined connection is left; the caller bounds the wait
+   * and then calls close().
+   */
+  drain(deadline: number, timeoutMs: number): Promise<void> {
+    if (!this.drainState) {
+      this.drainState = { notice: drainingNotification(deadline, timeoutMs), waiters: [] };
+      for (const c of this.conns) c.send(this.drainState.notice);
+    }
+    const state = this.drainState;
+    return new Promise((resolve) => {
+      state.waiters.push(resolve);
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    const state = this.drainState;
+    if (!state || state.waiters.length === 0 || this.joinedCount > 0) return;
+    for (const w of state.waiters.splice(0)) w();
   }
 
   /** Number of open signalling sockets. */
