@@ -705,6 +705,14 @@ export class IonPeer implements SignalSession, RoomMember {
    * sender reports + SDES to the subscriber.
    */
   tick(now: number): void {
+    if (!this.closed && this.sub?.dtlsState === 'connected') {
+      // The subscriber link: estimate, allocation (the dominant speaker first), probes.
+      const speaker = this.room?.dominantSpeakerStreamId;
+      for (const t of this.downlinkTracks) {
+        if (t.consumer.kind === 'video') t.priority = t.consumer.producer.streamId === speaker ? Priority.Speaker : Priority.Video;
+      }
+      this.downlink.tick(now, this.downlinkTracks);
+    }
     const pub = this.pub;
     if (!pub && !this.closed && now - this.lastReportMs >= REPORT_INTERVAL_MS) {
       // A NoPublish viewer: only the subscriber's sender reports.
@@ -731,13 +739,6 @@ export class IonPeer implements SignalSession, RoomMember {
           p.requestKeyframe(enc.layer, now);
         }
       }
-    }
-    if (this.sub?.dtlsState === 'connected') {
-      const speaker = this.room?.dominantSpeakerStreamId;
-      for (const t of this.downlinkTracks) {
-        if (t.consumer.kind === 'video') t.priority = t.consumer.producer.streamId === speaker ? Priority.Speaker : Priority.Video;
-      }
-      this.downlink.tick(now, this.downlinkTracks);
     }
     if (now - this.lastTwccMs >= TWCC_INTERVAL_MS) {
       this.lastTwccMs = now;
