@@ -69,7 +69,10 @@ export class Sfu {
       throw new ConfigError(`TLS certificate or key unusable: ${(err as Error).message}`, { cause: err });
     }
     this.tls = tls !== undefined;
-    this.rooms = new RoomRegistry({ intervalMs: config.audioLevelIntervalMs, threshold: config.audioLevelThreshold, filter: config.audioLevelFilter });
+    this.rooms = new RoomRegistry(
+      { intervalMs: config.audioLevelIntervalMs, threshold: config.audioLevelThreshold, filter: config.audioLevelFilter },
+      { lastN: config.lastN, lastNMinParticipants: config.lastNMinParticipants, loudestK: config.loudestK },
+    );
     this.metricsHttp = config.metricsListen ? createServer((req, res) => this.onMetricsHttp(req, res)) : undefined;
     this.admission = new Admission({ config, rooms: this.rooms, refusals: this.refusals });
     this.signal = new SignalWsServer({

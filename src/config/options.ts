@@ -79,6 +79,11 @@ export interface SfuConfig {
   audioLevelIntervalMs: number;
   audioLevelThreshold: number;
   audioLevelFilter: number;
+  /** Last-N video per subscriber, and the room size from which it applies (0: never). */
+  lastN: number;
+  lastNMinParticipants: number;
+  /** Forward only the K loudest audio streams (plus the dominant speaker); 0: all. */
+  loudestK: number;
 }
 
 export function defaultConfig(): SfuConfig {
@@ -113,6 +118,9 @@ export function defaultConfig(): SfuConfig {
     audioLevelIntervalMs: 1000,
     audioLevelThreshold: 40,
     audioLevelFilter: 20,
+    lastN: 9,
+    lastNMinParticipants: 13,
+    loudestK: 0,
   };
 }
 
@@ -417,6 +425,30 @@ export const OPTIONS: readonly ConfigOption[] = [
     default: '20',
     description: 'share of an interval\'s packets that must be speech for a stream to be a speaker',
     set: (c, v) => (c.audioLevelFilter = v),
+  }),
+  option({
+    name: 'last-n',
+    arg: 'N',
+    type: intType(0, 1000),
+    default: '9',
+    description: 'under last-N, each subscriber receives video of at most N other publishers (the most relevant)',
+    set: (c, v) => (c.lastN = v),
+  }),
+  option({
+    name: 'last-n-min-participants',
+    arg: 'COUNT',
+    type: intType(0, 100_000),
+    default: '13',
+    description: 'last-N applies in rooms of at least this many participants (0: never)',
+    set: (c, v) => (c.lastNMinParticipants = v),
+  }),
+  option({
+    name: 'loudest-k',
+    arg: 'K',
+    type: intType(0, 1000),
+    default: '0',
+    description: 'forward only the K loudest audio streams plus the dominant speaker (0: all)',
+    set: (c, v) => (c.loudestK = v),
   }),
 ];
 
