@@ -98,6 +98,9 @@ t.test('every option has a [sfud] (or ion-sfu) key that sets it', async (t) => {
     'audio-level-interval': ['500', (c) => c.audioLevelIntervalMs, 500],
     'audio-level-threshold': ['50', (c) => c.audioLevelThreshold, 50],
     'audio-level-filter': ['30', (c) => c.audioLevelFilter, 30],
+    'last-n': ['4', (c) => c.lastN, 4],
+    'last-n-min-participants': ['20', (c) => c.lastNMinParticipants, 20],
+    'loudest-k': ['3', (c) => c.loudestK, 3],
   };
   t.same(Object.keys(samples).sort(), OPTIONS.map((o) => o.name).sort(), 'a sample for every option (add one with a new option)');
   for (const o of OPTIONS) {
