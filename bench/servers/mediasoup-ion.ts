@@ -240,7 +240,7 @@ class Peer {
   private subVersion = 0;
   private timer: NodeJS.Timeout | undefined;
   private offerOutstanding = false;
-  private negotiationPending = false;
+  private offerWanted = false;
   private offered: Slot[] = [];
   private noAutoSubscribe = false;
   private apiProducer: DataProducer | undefined;
@@ -457,29 +457,25 @@ class Peer {
         s.consumer = undefined;
       } else if (c.paused) await c.resume();
     }
-    if (this.negotiationPending) {
-      this.negotiationPending = false;
-      this.scheduleNegotiation();
-    }
+    if (this.offerWanted) this.scheduleNegotiation();
   }
 
+  /**
+   * Asks for a subscriber offer: sent 250 ms after the last request (bursts
+   * of new producers make one offer), and never while one is outstanding (the
+   * answer asks again if anything was requested meanwhile).
+   */
   private scheduleNegotiation(): void {
-    if (this.closed || !this.sub) return;
-    if (this.offerOutstanding) {
-      this.negotiationPending = true;
-      return;
-    }
+    this.offerWanted = true;
+    if (this.closed || !this.sub || this.offerOutstanding) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.negotiate(), NEGOTIATION_DEBOUNCE_MS);
   }
 
   private negotiate(): void {
     const sub = this.sub;
-    if (this.closed || !sub) return;
-    if (this.offerOutstanding) {
-      this.negotiationPending = true;
-      return;
-    }
+    if (this.closed || !sub || this.offerOutstanding || !this.offerWanted) return;
+    this.offerWanted = false;
     const sections: SubscriberSection[] = [{ kind: 'application', mid: '0' }];
     for (const s of this.slots) {
       const c = s.consumer;

@@ -50,12 +50,12 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** CPU seconds of all the server's processes (0 for one that is gone). */
-export function serverCpuSeconds(s: RunningServer): number {
+/** Sum of `read(pid)` over the server's processes; a process that is gone counts 0. */
+function overPids(s: RunningServer, read: (pid: number) => number): number {
   let sum = 0;
   for (const pid of s.pids) {
     try {
-      sum += cpuSeconds(pid);
+      sum += read(pid);
     } catch {
       // exited
     }
@@ -63,16 +63,13 @@ export function serverCpuSeconds(s: RunningServer): number {
   return sum;
 }
 
+/** CPU seconds of all the server's processes. */
+export function serverCpuSeconds(s: RunningServer): number {
+  return overPids(s, cpuSeconds);
+}
+
 export function serverRssBytes(s: RunningServer): number {
-  let sum = 0;
-  for (const pid of s.pids) {
-    try {
-      sum += rssBytes(pid);
-    } catch {
-      // exited
-    }
-  }
-  return sum;
+  return overPids(s, rssBytes);
 }
 
 function collect(child: ChildProcess, log: string[], onLine?: (line: string) => void): void {

@@ -10,13 +10,12 @@ import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { dirname, join as joinPath, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import wrtc from '@roamhq/wrtc';
-import { WebSocket } from 'ws';
 import { generateCertificate } from '../../src/dtls/certificate.js';
 import { startMediasoupIon, type MediasoupIon } from '../../bench/servers/mediasoup-ion.js';
 import { Publisher, Subscriber } from '../../bench/loadgen/client.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
 import { waitFor } from './echo.js';
+import { join, type Participant } from '../helpers/ion-sdk-node.js';
 
 // NOTE: @roamhq/wrtc segfaults in native teardown when a process that used an
 // RTCVideoSource exits on its own; see test/interop/wrtc.test.ts.
@@ -26,83 +25,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const mediasoupDir = process.env.MEDIASOUP_PEER_DIR ?? resolve(here, '../../bench/.peers/mediasoup');
 const built = existsSync(joinPath(mediasoupDir, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker'));
 const skip = built ? false : `mediasoup is not built in ${mediasoupDir} (sh bench/servers/mediasoup-setup.sh)`;
-
-const g = globalThis as Record<string, unknown>;
-g.MediaStream ??= wrtc.MediaStream;
-g.RTCPeerConnection ??= wrtc.RTCPeerConnection;
-g.RTCRtpSender ??= wrtc.RTCRtpSender;
-g.WebSocket ??= WebSocket;
-const { Client, LocalStream } = await import('ion-sdk-js');
-const { IonSFUJSONRPCSignal } = await import('ion-sdk-js/lib/signal/json-rpc-impl.js');
-const { nonstandard } = wrtc;
-
-interface Participant {
-  client: InstanceType<typeof Client>;
-  streamId?: string;
-  frames: Map<string, number>;
-  sizes: Map<string, string>;
-  audio: Map<string, number>;
-  stop(): void;
-}
-
-async function join(url: string, room: string, name: string, publish?: { width: number; height: number }): Promise<Participant> {
-  const signal = new IonSFUJSONRPCSignal(url);
-  const client = new Client(signal, { codec: 'vp8', iceServers: [] } as never);
-  const p: Participant = { client, frames: new Map(), sizes: new Map(), audio: new Map(), stop: () => {} };
-  const sinks: { stop(): void }[] = [];
-  client.ontrack = (track: { kind: string }, stream: { id: string }) => {
-    if (track.kind === 'video') {
-      const sink = new nonstandard.RTCVideoSink(track);
-      sink.onframe = (e: { frame: { width: number; height: number } }) => {
-        p.frames.set(stream.id, (p.frames.get(stream.id) ?? 0) + 1);
-        p.sizes.set(stream.id, `${e.frame.width}x${e.frame.height}`);
-      };
-      sinks.push(sink);
-    } else {
-      const sink = new nonstandard.RTCAudioSink(track);
-      sink.ondata = (d: { samples: Int16Array }) => p.audio.set(stream.id, (p.audio.get(stream.id) ?? 0) + d.samples.length);
-      sinks.push(sink);
-    }
-  };
-  await new Promise<void>((ok) => (signal.onopen = () => ok()));
-  // Resolves only once the subscriber PC got the ion-sfu data channel.
-  await client.join(room, name);
-  const timers: NodeJS.Timeout[] = [];
-  const tracks: { stop(): void }[] = [];
-  if (publish) {
-    const { width, height } = publish;
-    const video = new nonstandard.RTCVideoSource();
-    const data = new Uint8ClampedArray((width * height * 3) / 2);
-    let n = 0;
-    timers.push(
-      setInterval(() => {
-        n++;
-        for (let i = 0; i < width * height; i += 7) data[i] = (i + n * 5) & 0xff;
-        video.onFrame({ width, height, data });
-      }, 33),
-    );
-    const audio = new nonstandard.RTCAudioSource();
-    const samples = new Int16Array(480);
-    let phase = 0;
-    timers.push(
-      setInterval(() => {
-        for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin((phase++ * 2 * Math.PI * 300) / 48000));
-        audio.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 });
-      }, 10),
-    );
-    tracks.push(audio.createTrack(), video.createTrack());
-    const local = new LocalStream(new wrtc.MediaStream(tracks as never), { resolution: 'vga', codec: 'vp8', audio: true, video: true, simulcast: false } as never);
-    p.streamId = (local as unknown as { id: string }).id;
-    client.publish(local);
-  }
-  p.stop = () => {
-    for (const s of sinks) s.stop();
-    for (const x of timers) clearInterval(x);
-    for (const tr of tracks) tr.stop();
-    client.close();
-  };
-  return p;
-}
 
 async function start(t: Test): Promise<MediasoupIon> {
   const server = await startMediasoupIon({ port: 0, udpPort: 0, mediasoupDir });
@@ -119,9 +41,9 @@ t.test('ion-sdk-js (wrtc) through mediasoup: two publishers and a late joiner', 
   t.teardown(() => {
     for (const p of everyone) p.stop();
   });
-  const alice = await join(url, 'room1', 'alice', { width: 320, height: 240 });
+  const alice = await join(url, 'room1', 'alice', { width: 320, height: 240, level: 8000 });
   everyone.push(alice);
-  const bob = await join(url, 'room1', 'bob', { width: 160, height: 120 });
+  const bob = await join(url, 'room1', 'bob', { width: 160, height: 120, level: 8000 });
   everyone.push(bob);
   await waitFor('alice decodes bob and bob decodes alice', () => (alice.frames.get(bob.streamId!) ?? 0) >= 10 && (bob.frames.get(alice.streamId!) ?? 0) >= 10, 30_000);
   await waitFor('audio both ways', () => (alice.audio.get(bob.streamId!) ?? 0) > 4800 && (bob.audio.get(alice.streamId!) ?? 0) > 4800);
