@@ -13,9 +13,9 @@
  * silent: level 127, 16-byte payloads.
  *
  *   npm run bench:audio-room
- *   node dist/bench/audio-room.js --listeners 50,100,200,400 --speakers 10 --seconds 8
+ *   node dist/bench/audio-room.js --listeners 25,50,100,200,400 --speakers 10 --seconds 8
  *
- * Options: --listeners 50,100,200,400  --speakers 10  --seconds 8  --warmup 2  --turn 2
+ * Options: --listeners 25,50,100,200,400  --speakers 10  --seconds 8  --warmup 2  --turn 2
  *          --join-concurrency 20  --max-loss 1  --wait-quiet 20  --decrypt-every 4 (every K-th
  *          listener decrypts and measures latency; the rest count RTP sequence numbers, so one
  *          load-generator process keeps up)  --no-pub-pc  --server sfud|mediasoup
@@ -53,7 +53,7 @@ function options(argv: string[]): Options {
       ...WAIT_QUIET_OPTION,
       ...SERVER_OPTION,
       'no-pub-pc': { type: 'boolean', default: false },
-      ...stringOptions({ listeners: '50,100,200,400', speakers: '10', seconds: '8', warmup: '2', turn: '2', 'join-concurrency': '20', 'max-loss': '1', 'decrypt-every': '4' }),
+      ...stringOptions({ listeners: '25,50,100,200,400', speakers: '10', seconds: '8', warmup: '2', turn: '2', 'join-concurrency': '20', 'max-loss': '1', 'decrypt-every': '4' }),
     },
   });
   const o: Options = {
@@ -109,6 +109,7 @@ const HEADER = [
   'join→1st pkt p50 / p99 ms',
   'loadgen CPU %',
   'other CPU %',
+  'rx queue KB server / loadgen',
   'UDP drops server / loadgen',
 ];
 
@@ -125,6 +126,7 @@ function cells(r: Row): (string | number)[] {
     `${Math.round(r.joinFirstPacketMs.p50)} / ${Math.round(r.joinFirstPacketMs.p99)}`,
     fixed(r.loadgenCpuPct),
     fixed(r.otherCpuPct),
+    `${Math.round(r.udpRxQueueKB.serverMean)} / ${Math.round(r.udpRxQueueKB.loadgenMean)}`,
     `${r.udpDrops.server} / ${r.udpDrops.loadgen}`,
   ];
 }

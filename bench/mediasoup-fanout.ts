@@ -127,6 +127,7 @@ const HEADER = [
   'join→1st video p50 / p99 ms',
   'loadgen CPU %',
   'other CPU %',
+  'rx queue KB server / loadgen',
   'UDP drops server / loadgen',
 ];
 
@@ -144,6 +145,7 @@ function cells(r: Row): (string | number)[] {
     `${Math.round(r.joinFirstVideoMs.p50)} / ${Math.round(r.joinFirstVideoMs.p99)}`,
     fixed(r.loadgenCpuPct),
     fixed(r.otherCpuPct),
+    `${Math.round(r.udpRxQueueKB.serverMean)} / ${Math.round(r.udpRxQueueKB.loadgenMean)}`,
     `${r.udpDrops.server} / ${r.udpDrops.loadgen}`,
   ];
 }

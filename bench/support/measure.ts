@@ -36,6 +36,11 @@ export interface WindowResult {
   /** Host CPU outside the server and the load generator, % of one core. */
   otherCpuPct: number;
   udpDrops: { server: number; loadgen: number };
+  /**
+   * Receive-queue bytes sampled every 250 ms: where packets wait. A full
+   * server queue with few packets/s in means seconds of latency, not loss.
+   */
+  udpRxQueueKB: { serverMean: number; serverMax: number; loadgenMean: number; loadgenMax: number };
 }
 
 interface Sample {
@@ -96,7 +101,21 @@ export async function measureWindow(o: WindowOptions): Promise<WindowResult> {
   const subPorts = new Set(o.subs.map((s) => s.port));
   const serverPorts = new Set(o.server.udpPorts);
   const a = take(o.server, o.subs, o.published());
-  await sleep(o.seconds * 1000);
+  const q = { server: 0, serverMax: 0, gen: 0, genMax: 0, n: 0 };
+  for (const end = performance.now() + o.seconds * 1000; performance.now() < end; ) {
+    await sleep(Math.max(1, Math.min(250, end - performance.now())));
+    let server = 0;
+    let gen = 0;
+    for (const [port, st] of udpSockets()) {
+      if (serverPorts.has(port)) server += st.rxQueue;
+      else if (subPorts.has(port)) gen += st.rxQueue;
+    }
+    q.server += server;
+    q.gen += gen;
+    q.serverMax = Math.max(q.serverMax, server);
+    q.genMax = Math.max(q.genMax, gen);
+    q.n++;
+  }
   const b = take(o.server, o.subs, o.published());
   const wall = (b.wallMs - a.wallMs) / 1000;
   const forwarded = b.received - a.received;
@@ -127,6 +146,12 @@ export async function measureWindow(o: WindowOptions): Promise<WindowResult> {
     loadgenCpuPct: (100 * gen) / wall,
     otherCpuPct: (100 * (b.host - a.host - gen - serverCpu)) / wall,
     udpDrops: { server: drops(serverPorts), loadgen: drops(subPorts) },
+    udpRxQueueKB: {
+      serverMean: q.server / Math.max(1, q.n) / 1024,
+      serverMax: q.serverMax / 1024,
+      loadgenMean: q.gen / Math.max(1, q.n) / 1024,
+      loadgenMax: q.genMax / 1024,
+    },
   };
 }
 
