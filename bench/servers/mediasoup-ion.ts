@@ -302,6 +302,15 @@ class Peer {
     }
   }
 
+  /** A resource made while a request was in flight: kept, unless the peer closed meanwhile (then closed too). */
+  private keep<T extends { close(): void }>(x: T): T {
+    if (this.closed) {
+      x.close();
+      throw new RpcFailure('peer closed');
+    }
+    return x;
+  }
+
   private sdpOf(v: unknown, what: string): string {
     const sdp = (v as { sdp?: unknown } | undefined)?.sdp;
     if (typeof sdp !== 'string') throw new RpcFailure(`${what}: missing sdp`);
@@ -319,13 +328,11 @@ class Peer {
     this.uid = typeof p.uid === 'string' && p.uid ? p.uid : randomUUID();
 
     const room = await this.rooms.get(sid);
+    // Not rooms.left() here: another join may be resolving the same room right now.
+    if (this.closed) throw new RpcFailure('peer closed');
     this.room = room;
     room.peers.add(this);
-    if (this.closed) {
-      this.close();
-      throw new RpcFailure('peer closed');
-    }
-    const pub = await room.router.createWebRtcTransport({ webRtcServer: room.webRtcServer, enableUdp: true, enableTcp: false, enableSctp: true, appData: { uid: this.uid, role: 'publisher' } });
+    const pub = this.keep(await room.router.createWebRtcTransport({ webRtcServer: room.webRtcServer, enableUdp: true, enableTcp: false, enableSctp: true, appData: { uid: this.uid, role: 'publisher' } }));
     this.pub = pub;
     let answer: ReturnType<typeof answerPublisherOffer>;
     try {
@@ -335,7 +342,7 @@ class Peer {
     }
     await pub.connect({ dtlsParameters: answer.remoteDtls });
     if (!flag('nosubscribe')) {
-      const sub = await room.router.createWebRtcTransport({ webRtcServer: room.webRtcServer, enableUdp: true, enableTcp: false, enableSctp: true, appData: { uid: this.uid, role: 'subscriber' } });
+      const sub = this.keep(await room.router.createWebRtcTransport({ webRtcServer: room.webRtcServer, enableUdp: true, enableTcp: false, enableSctp: true, appData: { uid: this.uid, role: 'subscriber' } }));
       this.sub = sub;
       await this.openApiChannel(room, sub);
     }
@@ -353,12 +360,12 @@ class Peer {
 
   /** The ion-sfu channel: a DirectTransport DataProducer consumed on the subscriber transport, announced with DCEP once SCTP is up. */
   private async openApiChannel(room: Room, sub: WebRtcTransport): Promise<void> {
-    const dp = await room.direct.produceData({ label: API_LABEL, protocol: '' });
+    const dp = this.keep(await room.direct.produceData({ label: API_LABEL, protocol: '' }));
     this.apiProducer = dp;
     // The server is the DTLS server on this transport (it offers actpass, clients answer active), so its
     // channels take odd SCTP stream ids (RFC 8832 6); mediasoup hands out ids from 0: skip one.
     const skipped = await sub.consumeData({ dataProducerId: dp.id });
-    this.apiConsumer = await sub.consumeData({ dataProducerId: dp.id });
+    this.apiConsumer = this.keep(await sub.consumeData({ dataProducerId: dp.id }));
     skipped.close();
     sub.on('sctpstatechange', (state: string) => {
       if (state === 'connected') dp.send(dcepOpen(API_LABEL), PPID_DCEP);
@@ -371,7 +378,7 @@ class Peer {
     if (!pub || !room || this.closed) return;
     let producer: Producer;
     try {
-      producer = await pub.produce({ kind: t.kind, rtpParameters: t.rtpParameters, appData: { streamId: t.streamId, trackId: t.trackId, uid: this.uid } });
+      producer = this.keep(await pub.produce({ kind: t.kind, rtpParameters: t.rtpParameters, appData: { streamId: t.streamId, trackId: t.trackId, uid: this.uid } }));
     } catch (err) {
       throw new RpcFailure(`setting remote description: mid ${t.mid}: ${(err as Error).message}`);
     }
@@ -393,7 +400,7 @@ class Peer {
     if (!sub || !room || this.closed || producer.closed) return;
     const mid = String(this.nextMid++);
     // Paused until the client's answer accepts the section (mediasoup's recommended flow).
-    const consumer = await sub.consume({ producerId: producer.id, rtpCapabilities: room.consumerCaps, paused: true, mid });
+    const consumer = this.keep(await sub.consume({ producerId: producer.id, rtpCapabilities: room.consumerCaps, paused: true, mid }));
     const slot: Slot = {
       mid,
       kind: producer.kind,
