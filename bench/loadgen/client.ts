@@ -145,6 +145,15 @@ export class Publisher {
     this.timer = undefined;
   }
 
+  /**
+   * Audio level (-dBov, 127 silence) and Opus payload bytes from the next
+   * packet on: lets a talk schedule switch a speaker between talking and silence.
+   */
+  setAudio(level: number, bytes: number = this.o.audioBytes): void {
+    this.o.audioLevel = level;
+    this.o.audioBytes = bytes;
+  }
+
   private tick(): void {
     const now = performance.now();
     // Far behind (a stalled event loop): skip ahead instead of bursting.
@@ -339,6 +348,8 @@ export interface SubscriberOptions {
    * continuous), no latency. Default true.
    */
   decrypt?: boolean;
+  /** What makes the subscriber ready: its first video packet (default) or its first packet of any kind (audio-only rooms). */
+  readyOn?: 'video' | 'media';
 }
 
 export class Subscriber {
@@ -387,7 +398,7 @@ export class Subscriber {
       const s = new Subscriber(conn, sig, opts);
       s.pubConn = pubConn;
       s.times.start = start;
-      s.readyTimer = setTimeout(() => s.fail(new Error(`no video within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
+      s.readyTimer = setTimeout(() => s.fail(new Error(`no ${opts.readyOn === 'media' ? 'media' : 'video'} within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
       const offer = dataOnlyOffer((pubConn ?? conn).local);
       const answer = (await sig.call('join', { sid: opts.sid, uid: opts.uid, offer: { type: 'offer', sdp: offer } })) as { sdp?: unknown };
       if (typeof answer?.sdp !== 'string') throw new Error('join: no answer SDP');
@@ -465,8 +476,8 @@ export class Subscriber {
   private newStream(ssrc: number, kind: 'audio' | 'video', seq: number): void {
     this.streams.set(ssrc, { kind, received: 1, highest: seq, first: seq, late: 0 });
     if (this.times.firstRtp === 0) this.times.firstRtp = performance.now();
-    if (kind === 'video') {
-      this.times.firstVideo = performance.now();
+    if (kind === 'video') this.times.firstVideo = performance.now();
+    if (kind === 'video' || this.opts.readyOn === 'media') {
       clearTimeout(this.readyTimer);
       this.resolveReady();
     }
