@@ -187,6 +187,9 @@ export class DownlinkController {
       p.owed -= sent / (PADDING_PACKET_BITS / 8);
       this.stats.paddingBytes += sent;
     }
+    // What could not go out now is not owed later: a backlog sent in one
+    // burst would be a flood, not a probe at the target rate.
+    if (p.owed > 1) p.owed = 1;
   }
 
   toJSON(): Record<string, unknown> {
