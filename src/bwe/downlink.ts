@@ -136,7 +136,10 @@ export class DownlinkController {
       if (before !== undefined && rank > before) {
         const b = spare.byId.get(c.id);
         const spareRank = !b || b.spatial < 0 ? -1 : b.spatial * 4 + b.temporal;
-        rank = Math.max(before, Math.min(rank, spareRank));
+        const held = Math.max(before, Math.min(rank, spareRank));
+        // Held below what fits: probe for the headroom the step up needs.
+        if (held < rank) this.limited = true;
+        rank = held;
       }
       this.applied.set(c.id, rank);
       if (rank < 0) paused++;
@@ -160,6 +163,7 @@ export class DownlinkController {
         limited: this.limited,
         wantedBps: this.wantedBps,
         overusing: this.estimator.delaySignal === 'overusing',
+        delayBasedBps: this.estimator.delayBasedBps,
       });
       if (!d) return;
       this.stats.probes++;

@@ -124,6 +124,11 @@ export class BandwidthEstimator {
     return this.estimate;
   }
 
+  /** The delay-based estimate alone (TWCC mode; 0 otherwise), before the loss cap. */
+  get delayBasedBps(): number {
+    return this.mode === 'twcc' ? this.aimd.bps : 0;
+  }
+
   get delaySignal(): DelaySignal {
     return this.mode === 'twcc' ? this.delay.signal : 'normal';
   }
@@ -341,7 +346,7 @@ export class BandwidthEstimator {
     }
     const elapsed = now - this.windowStartMs;
     if (elapsed < LOSS_WINDOW_MS || (this.windowExpected < LOSS_WINDOW_PACKETS && elapsed < LOSS_WINDOW_MAX_MS)) return;
-    this.loss.onLoss(this.windowLost / this.windowExpected, this.estimate, this.aimd.bps, this.rttMs, now);
+    this.loss.onLoss(this.windowLost / this.windowExpected, this.estimate, this.aimd.bps, this.rttMs, now, 0.5 * this.acked.bps());
     this.windowStartMs = now;
     this.windowExpected = this.windowLost = 0;
   }

@@ -6,7 +6,12 @@
  * estimate, the receiver's REMB, or nothing in RR-only mode), updated per
  * loss report (a TWCC window of about a second, or one receiver report):
  * - loss > 10 %: cap = min(cap, estimate) x (1 - 0.5 x loss), at most once
- *   per 300 ms + rtt (the previous cut must be seen before judging again);
+ *   per 300 ms + rtt (the previous cut must be seen before judging again),
+ *   and never below half of what the receiver acknowledged meanwhile
+ *   (`floorBps`): a sudden capacity drop makes a second or two of heavy loss
+ *   while the sender still runs at the old rate, and cutting on each of
+ *   those windows would pin the rate far below what the path just proved
+ *   it delivers, for tens of seconds at 8 %/s;
  * - 2..10 %: hold, cap = min(cap, estimate): the loss is tolerable but the
  *   rate must not climb into more of it;
  * - < 2 %: the cap grows 8 % per second (+1 kbps/s) and, once it reaches
@@ -42,13 +47,14 @@ export class LossControl {
    * A loss report (fraction 0..1, validated by the caller). `estimateBps` is
    * the final estimate now, `baseBps` what the other controller allows.
    */
-  onLoss(loss: number, estimateBps: number, baseBps: number, rttMs: number, nowMs: number): void {
+  onLoss(loss: number, estimateBps: number, baseBps: number, rttMs: number, nowMs: number, floorBps = 0): void {
     const last = this.lastReportMs;
     this.lastReportMs = nowMs;
     this.lastLoss = loss;
     if (loss > this.highLoss) {
       if (nowMs - this.lastDecreaseMs < 300 + rttMs) return;
-      this.capBps = Math.min(this.capBps, estimateBps) * (1 - 0.5 * loss);
+      const cut = Math.min(this.capBps, estimateBps) * (1 - 0.5 * loss);
+      this.capBps = Math.max(cut, Math.min(floorBps, this.capBps));
       this.lastDecreaseMs = nowMs;
       this.decreases++;
     } else if (loss >= this.lowLoss) {

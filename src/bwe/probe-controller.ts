@@ -34,6 +34,12 @@ export interface ProbeState {
   limited: boolean;
   wantedBps: number;
   overusing: boolean;
+  /**
+   * The delay-based estimate alone (TWCC mode), when a loss cap holds the
+   * estimate below it: evidence the path carries more, so a probe goes there
+   * at once instead of doubling up from the cap step by step.
+   */
+  delayBasedBps?: number;
 }
 
 export interface ProbeControllerOptions {
@@ -113,7 +119,7 @@ export class ProbeController {
     }
     if (!s.limited || !(s.wantedBps > est)) return null;
     if (now - this.stableSinceMs < this.intervalMs) return null;
-    let target = Math.min(s.wantedBps, 2 * est);
+    let target = Math.min(s.wantedBps, Math.max(2 * est, 0.9 * (s.delayBasedBps ?? 0)));
     if (target < 1.25 * est) target = 1.25 * est;
     if (target > this.maxBps) target = this.maxBps;
     target = Math.round(target);

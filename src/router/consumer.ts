@@ -181,6 +181,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     retransmitMisses: 0,
     retransmitGuarded: 0,
     layerSwitches: 0,
+    /** Layers stopped at once because the bandwidth allocation fell below them. */
+    congestionStops: 0,
     paddingPackets: 0,
     /** Timestamps on a layer switch taken from sender reports / from the wall clock. */
     tsFromSenderReports: 0,
@@ -274,11 +276,24 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.applyTarget();
   }
 
-  /** The bandwidth allocator's cap (-1 spatial: no video fits; the consumer sends nothing). */
+  /**
+   * The bandwidth allocator's cap (-1 spatial: no video fits; the consumer
+   * sends nothing). Unlike a preference, a cap below the layer being sent
+   * stops it at once: the link cannot carry it, and every frame more of it
+   * until the lower layer's keyframe is loss (and a lower estimate) on the
+   * subscriber's link. The picture holds until that keyframe.
+   */
   setAllocatedLayers(spatial: number, temporal: number): void {
     if (spatial === this.allocated.spatial && temporal === this.allocated.temporal) return;
     this.allocated = { spatial: Math.min(MAX_LAYER, spatial), temporal: clampLayer(temporal) };
+    const sel = this.selector;
+    const current = sel?.currentSpatialLayer ?? -1;
     this.applyTarget();
+    if (sel && spatial >= 0 && current > spatial && !this.suspended) {
+      this.stats.congestionStops++;
+      this.restart();
+      this.noteLayer();
+    }
   }
 
   private applyTarget(): void {
