@@ -731,7 +731,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   getStats(): Record<string, unknown> {
-    return { id: this.id, kind: this.kind, ssrc: this.ssrc, ...this.stats, layers: this.layerState() };
+    return {
+      id: this.id,
+      kind: this.kind,
+      ssrc: this.ssrc,
+      streamId: this.producer.streamId,
+      suspended: this.suspended,
+      ...this.stats,
+      layers: this.layerState(),
+    };
   }
 }
 

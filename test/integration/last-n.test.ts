@@ -1,0 +1,145 @@
+// Last-N end to end: 12 publishers in one room (the load generator's
+// clients: real ICE, DTLS and SRTP), each sending Opus-shaped audio with the
+// RFC 6464 level from a scripted talk schedule, and VP8-shaped video. One
+// subscriber with last-N = 3 receives video from exactly 3 publishers at a
+// time; the set follows the schedule (the current speaker is in it within
+// 1.5 s of starting to talk), and a video that comes back starts with a
+// keyframe, numbered on from where it stopped.
+import t from 'tap';
+import { Sfu } from '../../src/sfu.js';
+import { generateCertificate } from '../../src/dtls/certificate.js';
+import { createVp8Descriptor, parseVp8 } from '../../src/rtp/codecs/index.js';
+import { Publisher, Subscriber } from '../../bench/loadgen/client.js';
+import { Histogram } from '../../bench/loadgen/histogram.js';
+import { isLoopback, waitFor } from '../interop/echo.js';
+
+const PUBLISHERS = 12;
+const TURN_MS = 4000;
+const TURNS = 6;
+const QUIET = 110;
+const LOUD = 20;
+
+interface VideoSeen {
+  packets: number;
+  lastAt: number;
+  lastSeq: number;
+  /** Restarts after a gap of over 500 ms: did each begin with a keyframe, and continue the numbering? */
+  restarts: { keyframe: boolean; seqContinues: boolean; resumed: boolean }[];
+}
+
+t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following who talks', async (t) => {
+  t.setTimeout(110_000);
+  const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
+  t.teardown(() => sfu.close());
+  const url = `${sfu.httpUrl.replace('http', 'ws')}/ws`;
+  const sid = 'big-meeting';
+  const cert = await generateCertificate();
+
+  const pubs: Publisher[] = [];
+  t.teardown(() => {
+    for (const p of pubs) p.close();
+  });
+  for (let i = 0; i < PUBLISHERS; i++) {
+    const p = await Publisher.join({ url, sid, uid: `p${i}`, cert, videoKbps: 120, fps: 15, keyframeIntervalS: 10, audioLevel: QUIET });
+    pubs.push(p);
+    p.start();
+  }
+  const sub = await Subscriber.join({ url, sid, uid: 'viewer', cert, latency: new Histogram(), connectPublisherPc: true });
+  t.teardown(() => sub.close());
+  await sub.ready;
+  t.equal(sfu.setLastN(sid, 'viewer', 3), 'ok', 'the viewer sets its own last-N');
+
+  // Client side: per video SSRC, packets, and what each restart after a pause looked like.
+  const seen = new Map<number, VideoSeen>();
+  const vp8 = createVp8Descriptor();
+  const conn = (sub as unknown as { conn: { onRtp: ((b: Buffer, n: number) => void) | undefined } }).conn;
+  const inner = conn.onRtp!;
+  // Streams already flowing when this hook goes in are mid-stream, not starting.
+  for (const [ssrc, st] of sub.streams) {
+    if (st.kind === 'video') seen.set(ssrc, { packets: 0, lastAt: performance.now(), lastSeq: -1, restarts: [] });
+  }
+  conn.onRtp = (buf, len) => {
+    inner(buf, len);
+    if ((buf[1]! & 0x7f) === 111 || (buf[0]! & 0x20) !== 0) return; // audio, or padding
+    const ssrc = buf.readUInt32BE(8);
+    const seq = buf.readUInt16BE(2);
+    const now = performance.now();
+    let v = seen.get(ssrc);
+    const first = !v;
+    if (!v) seen.set(ssrc, (v = { packets: 0, lastAt: now, lastSeq: (seq - 1) & 0xffff, restarts: [] }));
+    if (first || now - v.lastAt > 500) {
+      const cc = buf[0]! & 0x0f;
+      const x = (buf[0]! & 0x10) !== 0;
+      let off = 12 + cc * 4;
+      if (x) off += 4 + buf.readUInt16BE(off + 2) * 4;
+      const key = parseVp8(buf, off, len - off, vp8) && vp8.isKeyframe;
+      if (v.lastSeq >= 0 || first) v.restarts.push({ keyframe: key, seqContinues: seq === ((v.lastSeq + 1) & 0xffff), resumed: !first });
+    }
+    v.packets++;
+    v.lastAt = now;
+    v.lastSeq = seq;
+  };
+
+  // Server side: which publishers' video the viewer's consumers forward (not left out by last-N).
+  const viewer = () =>
+    sfu.rooms.get(sid)!.getMember('viewer') as unknown as {
+      getStats(): { consumers: { kind: string; ssrc: number; streamId: string; drops: { lastN: number }; suspended: boolean }[] };
+    };
+  const streamOf = new Map<number, string>();
+  const forwarded = (): string[] =>
+    viewer()
+      .getStats()
+      .consumers.filter((c) => c.kind === 'video' && !c.suspended)
+      .map((c) => {
+        streamOf.set(c.ssrc, c.streamId);
+        return c.streamId;
+      });
+  await waitFor('the room applies last-N to the viewer', () => forwarded().length === 3, 10_000);
+
+  // The talk schedule: publisher k talks during turn k (one at a time), the others stay quiet.
+  const samples: number[] = [];
+  const followDelays: number[] = [];
+  const start = performance.now();
+  for (let turn = 0; turn < TURNS; turn++) {
+    // Speakers 4..7 in turn, then 4 and 5 again: with N = 3 they have been left out meanwhile and come back.
+    const speaker = pubs[4 + (turn % 4)]!;
+    for (const p of pubs) p.setAudio(p === speaker ? LOUD : QUIET);
+    const turnStart = performance.now();
+    let followed = -1;
+    while (performance.now() - turnStart < TURN_MS) {
+      await new Promise((r) => setTimeout(r, 100));
+      const set = forwarded();
+      samples.push(set.length);
+      if (followed < 0 && set.includes(speaker.streamId)) {
+        // ...and its packets reach the viewer.
+        const ssrc = [...streamOf].find(([, s]) => s === speaker.streamId)?.[0];
+        const v = ssrc === undefined ? undefined : seen.get(ssrc);
+        if (v && v.lastAt >= turnStart) followed = performance.now() - turnStart;
+      }
+    }
+    followDelays.push(followed);
+  }
+  t.comment(`talk schedule over ${((performance.now() - start) / 1000).toFixed(1)} s: speaker video reached the viewer after ${followDelays.map((d) => Math.round(d)).join(', ')} ms`);
+  t.ok(
+    samples.every((n) => n === 3),
+    `the viewer's video set is exactly 3 publishers at every sample (sizes seen: ${[...new Set(samples)].join(', ')})`,
+  );
+  t.ok(
+    followDelays.every((d) => d >= 0 && d <= 1500),
+    `each new speaker's video reaches the viewer within 1.5 s (${followDelays.map((d) => Math.round(d)).join(', ')} ms)`,
+  );
+  const restarts = [...seen.values()].flatMap((v) => v.restarts);
+  const resumed = restarts.filter((r) => r.resumed).length;
+  t.ok(resumed >= 2, `videos left out and brought back (${resumed} resumes, ${restarts.length - resumed} first starts)`);
+  t.ok(
+    restarts.every((r) => r.keyframe),
+    'every video that starts or resumes starts with a keyframe',
+  );
+  t.ok(
+    restarts.every((r) => r.seqContinues),
+    'and its sequence numbers continue from where it stopped (no gap for the decoder to wait on)',
+  );
+  const stats = viewer().getStats();
+  const notSent = stats.consumers.filter((c) => c.kind === 'video').reduce((n, c) => n + c.drops.lastN, 0);
+  t.ok(notSent > 0, `packets not sent thanks to last-N: ${notSent}`);
+});
