@@ -46,8 +46,10 @@ export interface PublisherOptions {
   keyframeScale?: number;
   /** Answer PLI/FIR with a keyframe, as browsers do (at most every 100 ms). */
   answerKeyframeRequests?: boolean;
-  /** Opus payload bytes per 20 ms packet (80 = 32 kbps). */
+  /** Opus payload bytes per packet (80 at 20 ms = 32 kbps). */
   audioBytes?: number;
+  /** Opus frame duration, ms (20 default; 60 is legal Opus and a third of the packets). */
+  audioPtimeMs?: number;
   /** Audio level in -dBov (0 loudest, 127 silence) written in the ssrc-audio-level extension. */
   audioLevel?: number;
 }
@@ -101,6 +103,7 @@ export class Publisher {
       keyframeScale: opts.keyframeScale ?? 3,
       answerKeyframeRequests: opts.answerKeyframeRequests ?? true,
       audioBytes: opts.audioBytes ?? 80,
+      audioPtimeMs: opts.audioPtimeMs ?? 20,
       audioLevel: opts.audioLevel ?? 30,
     };
     conn.onRtcp = (buf, len) => this.onRtcp(buf, len);
@@ -162,7 +165,7 @@ export class Publisher {
     if (this.o.audio) {
       while (now >= this.nextAudioMs) {
         this.sendAudio();
-        this.nextAudioMs += 20;
+        this.nextAudioMs += this.o.audioPtimeMs;
       }
     }
     if (this.o.video) {
@@ -215,7 +218,7 @@ export class Publisher {
       this.stats.bytes += p + len;
     }
     this.audioSeq = (this.audioSeq + 1) & 0xffff;
-    this.audioTs = (this.audioTs + 960) >>> 0;
+    this.audioTs = (this.audioTs + 48 * this.o.audioPtimeMs) >>> 0;
   }
 
   private sendFrame(now: number): void {
@@ -433,7 +436,9 @@ export class Subscriber {
   }
 
   private onRtp(buf: Buffer, len: number): void {
-    // Payload end is the packet end (sfud adds no padding); the stamp is its last 12 bytes.
+    // Padding-only packets (a server probing the link, P bit) carry no stamp.
+    if ((buf[0]! & 0x20) !== 0) return;
+    // Media packets end with the stamp (sfud pads nothing it forwards).
     if (len < 12 + STAMP_BYTES) return;
     const sent = buf.readBigUInt64BE(len - STAMP_BYTES);
     const seq = buf.readUInt32BE(len - 4);

@@ -99,6 +99,8 @@ export interface SfudStartOptions {
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
   logLevel?: string;
+  /** Extra sfud flags (e.g. --last-n 4). */
+  args?: string[];
 }
 
 /** Starts dist/bin/sfud.js on free ports and waits for GET /health. */
@@ -114,6 +116,7 @@ export async function startSfud(opts: SfudStartOptions = {}): Promise<RunningSer
     String(udpPort),
     '--log-level',
     opts.logLevel ?? 'warn',
+    ...(opts.args ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];

@@ -3,19 +3,14 @@
 // capture of what would be encrypted and sent.
 import t from 'tap';
 import { Producer, type RouterCodec } from '../../src/router/producer.js';
-import { Consumer, type RtpSink } from '../../src/router/consumer.js';
+import { Consumer } from '../../src/router/consumer.js';
+import { CaptureSink } from '../helpers/capture-sink.js';
 import { RtpView, encodeRtp, parseRtp } from '../../src/rtp/rtp.js';
 
 const VP8: RouterCodec = { payloadType: 96, kind: 'vp8', mimeType: 'video/VP8', clockRate: 90000 };
 const OPUS: RouterCodec = { payloadType: 111, kind: 'opus', mimeType: 'audio/opus', clockRate: 48000, channels: 2 };
 
-class CaptureSink implements RtpSink {
-  readonly rtpTrailerRoom = 16;
-  readonly packets: Buffer[] = [];
-  sendRtpOwned(buf: Buffer, length: number): boolean {
-    this.packets.push(Buffer.from(buf.subarray(0, length)));
-    return true;
-  }
+class LastSink extends CaptureSink {
   get last() {
     return parseRtp(this.packets[this.packets.length - 1]!)!;
   }
@@ -55,7 +50,7 @@ function setup(now: { t: number }) {
     extensionIds: { transportWideCc: 3 },
     requestKeyframe: () => requests.push(now.t),
   });
-  const sink = new CaptureSink();
+  const sink = new LastSink();
   const consumer = new Consumer({
     producer,
     sink,
@@ -138,7 +133,7 @@ t.test('audio forwards from the first packet and reads the audio level once', as
     ssrc: 1,
     extensionIds: { audioLevel: 1 },
   });
-  const sink = new CaptureSink();
+  const sink = new LastSink();
   const consumer = new Consumer({ producer, sink, ssrc: 7, payloadTypes: new Map([[111, 111]]), extensionIds: new Map([[1, 1]]) });
   let seen = -2;
   producer.addConsumer({ forward: (ctx: { audioLevel: number }) => (seen = ctx.audioLevel) } as unknown as Consumer);

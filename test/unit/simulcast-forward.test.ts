@@ -5,7 +5,8 @@
 // with the header the packet was first sent with.
 import t, { type Test } from 'tap';
 import { Producer, type RouterCodec } from '../../src/router/producer.js';
-import { Consumer, type RtpSink } from '../../src/router/consumer.js';
+import { Consumer } from '../../src/router/consumer.js';
+import { CaptureSink } from '../helpers/capture-sink.js';
 import { RtpView, encodeRtp, parseRtp } from '../../src/rtp/rtp.js';
 import { createVp8Descriptor, parseVp8 } from '../../src/rtp/codecs/index.js';
 
@@ -13,13 +14,7 @@ const VP8: RouterCodec = { payloadType: 96, kind: 'vp8', mimeType: 'video/VP8', 
 const SSRCS = [0x1000, 0x2000, 0x3000];
 const FRAME_TICKS = 3000; // 30 fps at 90 kHz
 
-class CaptureSink implements RtpSink {
-  readonly rtpTrailerRoom = 16;
-  readonly packets: Buffer[] = [];
-  sendRtpOwned(buf: Buffer, length: number): boolean {
-    this.packets.push(Buffer.from(buf.subarray(0, length)));
-    return true;
-  }
+class TakeSink extends CaptureSink {
   take(): Out[] {
     return this.packets.splice(0).map(decode);
   }
@@ -117,7 +112,7 @@ function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[] } = {}) 
     extensionIds: {},
     requestKeyframe: (_p, enc) => requests.push(enc.layer),
   });
-  const sink = new CaptureSink();
+  const sink = new TakeSink();
   const consumer = new Consumer({
     producer,
     sink,
@@ -295,15 +290,9 @@ t.test('NACKs are answered with the header first sent, across a switch', async (
 });
 
 t.test('rid-based encodings are ranked by the resolution their keyframes show', async (t) => {
-  const producer = new Producer({
-    kind: 'video',
-    streamId: 's',
-    trackId: 't',
-    mid: '1',
-    codecs: [VP8],
-    encodings: [{ ssrc: 1, rid: 'hi' }, { ssrc: 2, rid: 'lo' }, { ssrc: 3, rid: 'mid' }],
-    extensionIds: {},
-  });
+  const ridProducer = (rids: string[]) =>
+    new Producer({ kind: 'video', streamId: 's', trackId: 't', mid: '1', codecs: [VP8], encodings: rids.map((rid, i) => ({ ssrc: i + 1, rid })), extensionIds: {} });
+  const producer = ridProducer(['hi', 'lo', 'mid']);
   t.same(
     producer.encodings.map((e) => e.layer),
     [0, 1, 2],
@@ -324,15 +313,7 @@ t.test('rid-based encodings are ranked by the resolution their keyframes show', 
     'ranked by resolution',
   );
   t.equal(changes, 1);
-  const ion = new Producer({
-    kind: 'video',
-    streamId: 's',
-    trackId: 't',
-    mid: '1',
-    codecs: [VP8],
-    encodings: [{ ssrc: 1, rid: 'f' }, { ssrc: 2, rid: 'h' }, { ssrc: 3, rid: 'q' }],
-    extensionIds: {},
-  });
+  const ion = ridProducer(['f', 'h', 'q']);
   t.same(
     ion.encodings.map((e) => e.layer),
     [2, 1, 0],
