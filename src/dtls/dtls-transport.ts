@@ -85,6 +85,31 @@ interface WeriftTransport {
 
 type WeriftSocket = DtlsServer | DtlsClient;
 
+/** The transport werift writes to, and what it forwards to until `target` is cleared. */
+interface Bridge extends WeriftTransport {
+  target: ((buf: Buffer) => Promise<void>) | undefined;
+}
+
+/**
+ * Built outside the class on purpose: no closure here can hold a
+ * DtlsTransport, so clearing `target` at close leaves werift's leftovers
+ * (its flight retransmission loop runs on for about 33 s after an unfinished
+ * handshake) nothing to keep alive but this small object.
+ */
+function createBridge(): Bridge {
+  const bridge: Bridge = {
+    type: 'udp',
+    address: { address: '', family: 'IPv4', port: 0 },
+    closed: false,
+    target: undefined,
+    onData: () => {},
+    send: async (buf) => bridge.target?.(buf),
+    // werift closes its transport on close(); the socket is shared, so this does nothing.
+    close: async () => {},
+  };
+  return bridge;
+}
+
 const DTLS_CONTENT_ALERT = 21;
 
 export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
@@ -92,7 +117,7 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   private _state: DtlsState = 'new';
   private readonly opts: DtlsTransportOptions;
   private readonly clock: Clock;
-  private readonly bridge: WeriftTransport;
+  private readonly bridge: Bridge;
   private socket: WeriftSocket | undefined;
   private srtpKeys: SrtpKeys | null = null;
   private profileName: SrtpProfileName | null = null;
@@ -106,6 +131,8 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   private lastResendAt = -Infinity;
   private retransmitTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
+  /** Drops the server's last flight 10 s after the handshake; cancelled at close, or it holds the whole transport for those 10 s. */
+  private flightTimer: Timer | undefined;
 
   readonly stats = {
     datagramsIn: 0,
@@ -121,15 +148,8 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
     this.role = opts.role;
     this.clock = opts.clock ?? systemClock;
     this.rto = opts.initialRetransmitMs ?? 100;
-    this.bridge = {
-      type: 'udp',
-      address: { address: '', family: 'IPv4', port: 0 },
-      closed: false,
-      onData: () => {},
-      send: async (buf) => this.onWeriftSend(buf),
-      // werift closes its transport on close(); the socket is shared, so this does nothing.
-      close: async () => {},
-    };
+    this.bridge = createBridge();
+    this.bridge.target = (buf) => this.onWeriftSend(buf);
   }
 
   get state(): DtlsState {
@@ -275,7 +295,7 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
     // The server keeps its last flight for a while: if the client resends its
     // Finished flight, ours (ChangeCipherSpec + Finished) was lost.
     if (this.role === 'client') this.flight = [];
-    else this.clock.setTimeout(() => (this.flight = []), 10_000);
+    else this.flightTimer = this.clock.setTimeout(() => (this.flight = []), 10_000);
     this.emit('connected', this.srtpKeys);
   }
 
@@ -312,7 +332,11 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   private teardown(): void {
     this.stopRetransmitTimer();
     this.handshakeTimer?.cancel();
+    this.flightTimer?.cancel();
     this.flight = [];
+    // werift's flight loop reaches this transport (and through it the peer and
+    // its tracks) only through the bridge: cut it so a closed transport can be collected at once.
+    this.bridge.target = undefined;
     const s = this.socket;
     this.socket = undefined;
     if (s) {
