@@ -25,6 +25,12 @@ export interface SfuConfig {
   logLevel: LevelWithSilent;
   /** Force pretty logs on/off; undefined = pretty on a TTY. */
   logPretty: boolean | undefined;
+  /** Serve `/metrics` only here (ion-sfu's `-m`); undefined = on the signalling port. */
+  metricsListen: { host: string; port: number } | undefined;
+  /** POST lifecycle webhooks here (README "Webhooks"); needs `webhookSecret`. */
+  webhookUrl: string | undefined;
+  /** HMAC key of the webhook signature (environment only: flags show in `ps`). */
+  webhookSecret: string | undefined;
 }
 
 export function defaultConfig(): SfuConfig {
@@ -36,6 +42,9 @@ export function defaultConfig(): SfuConfig {
     shards: availableParallelism(),
     logLevel: 'info',
     logPretty: undefined,
+    metricsListen: undefined,
+    webhookUrl: undefined,
+    webhookSecret: undefined,
   };
 }
 
@@ -53,6 +62,9 @@ Options:
                          accepted, not yet used: the data plane runs in the main thread)
   --log-level LEVEL      fatal|error|warn|info|debug|trace|silent (default info, env SFUD_LOG_LEVEL)
   --log-format FORMAT    pretty|json                        (default: pretty on a TTY, json otherwise)
+  --metrics-listen HOST:PORT  serve /metrics only on this address (default: on --listen, env SFUD_METRICS_LISTEN)
+  --webhook-url URL      POST room/participant/track events here, signed with the
+                         secret in env SFUD_WEBHOOK_SECRET  (env SFUD_WEBHOOK_URL)
   -v, --version          print the version and exit
   -h, --help             print this help and exit
 `;
@@ -91,6 +103,17 @@ function parsePositiveInt(value: string, what: string, max: number): number {
   return n;
 }
 
+function parseHttpUrl(value: string, what: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new ConfigError(`${what}: "${value}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${what}: "${value}" is not an http(s) URL`);
+  return u.href;
+}
+
 function parseFormat(value: string, what: string): boolean {
   if (value === 'pretty') return true;
   if (value === 'json') return false;
@@ -113,6 +136,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): 
         shards: { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        'metrics-listen': { type: 'string' },
+        'webhook-url': { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -145,6 +170,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): 
   if (s) config.logLevel = parseLevel(s[0], s[1]);
   s = pick(v['log-format'], 'SFUD_LOG_FORMAT');
   if (s) config.logPretty = parseFormat(s[0], s[1]);
+  s = pick(v['metrics-listen'], 'SFUD_METRICS_LISTEN');
+  if (s) config.metricsListen = parseHostPort(s[0], s[1]);
+  s = pick(v['webhook-url'], 'SFUD_WEBHOOK_URL');
+  if (s) config.webhookUrl = parseHttpUrl(s[0], s[1]);
+  if (env.SFUD_WEBHOOK_SECRET) config.webhookSecret = env.SFUD_WEBHOOK_SECRET;
+  if (config.webhookUrl && !config.webhookSecret) throw new ConfigError(`${s?.[1] ?? 'SFUD_WEBHOOK_URL'} needs a signing secret in SFUD_WEBHOOK_SECRET`);
   if (config.udpPort + config.shards - 1 > 65535) {
     throw new ConfigError(`--udp-port ${config.udpPort} with ${config.shards} shards runs past port 65535`);
   }

@@ -15,40 +15,76 @@ import { WebRtcServer } from './transport/webrtc-server.js';
 import { RoomRegistry } from './router/room.js';
 import { IonPeer } from './signal/ion-peer.js';
 import { createDemoHandler } from './signal/demo/handler.js';
-import { SfuMetrics } from './metrics/metrics.js';
-import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail } from './signal/jsonrpc/index.js';
+import { SfuMetrics, type MetricsOptions } from './metrics/metrics.js';
+import { DropLog } from './metrics/drop-log.js';
+import { WebhookNotifier, forwardRoomEvents, type WebhookOptions } from './webhooks/index.js';
+import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type HttpJsonRpcOptions, type RoomDetail } from './signal/jsonrpc/index.js';
 
 export interface SfuOptions {
   config?: Partial<SfuConfig>;
   logger?: Logger;
   /** ICE checks from remote addresses this rejects are dropped (an ACL for the media port). */
   acceptRemote?: (address: string) => boolean;
+  /** Prometheus options (`/metrics` itself, or `config.metricsListen`, says where it is served). */
+  metrics?: MetricsOptions;
+  /** Lifecycle webhooks; default from `config.webhookUrl` / `config.webhookSecret`, off without them. */
+  webhooks?: WebhookOptions;
+  /** Period of the rate-limited drop summaries in the log (default 10 s; 0: off). */
+  dropLogIntervalMs?: number;
 }
+
+/** How long `close()` lets queued webhooks (the room_finished of every room, say) go out. */
+const WEBHOOK_DRAIN_MS = 2000;
 
 export class Sfu {
   readonly config: SfuConfig;
   private readonly log: Logger;
   private readonly http: Server;
+  /** `/metrics` alone, when `config.metricsListen` asks for its own address. */
+  private readonly metricsHttp: Server | undefined;
   private media: WebRtcServer | undefined;
   readonly rooms = new RoomRegistry();
   private readonly signal: SignalWsServer;
   private readonly admin: AdminApi;
   private readonly demo = createDemoHandler();
   readonly metrics: SfuMetrics;
+  private readonly dropLog: DropLog | undefined;
+  private readonly webhooks: WebhookNotifier | undefined;
+  private readonly httpRpc: HttpJsonRpcOptions;
   private closed = false;
   private readonly startedAt = Date.now();
 
-  private constructor(config: SfuConfig, log: Logger) {
+  private constructor(config: SfuConfig, log: Logger, opts: SfuOptions) {
     this.config = config;
     this.log = log;
     this.http = createServer((req, res) => this.onHttp(req, res));
+    if (config.metricsListen) this.metricsHttp = createServer((req, res) => this.onMetricsHttp(req, res));
+    const webhookOpts = opts.webhooks ?? (config.webhookUrl ? { url: config.webhookUrl, secret: config.webhookSecret ?? '' } : undefined);
+    if (webhookOpts) {
+      this.webhooks = new WebhookNotifier({ logger: log, ...webhookOpts });
+      forwardRoomEvents(this.rooms, this.webhooks);
+    }
+    this.metrics = new SfuMetrics(
+      { media: () => this.media, rooms: this.rooms, signal: () => this.signal.getStats(), webhooks: () => this.webhooks?.getStats() },
+      opts.metrics,
+    );
+    const quality = this.metrics.linkQuality;
     this.signal = new SignalWsServer({
-      factory: { create: (notify) => new IonPeer({ rooms: this.rooms, server: this.webRtcServer, notify, logger: this.log.child({ tag: 'peer' }) }) },
-      logger: this.log.child({ tag: 'signal' }),
+      factory: { create: (notify) => new IonPeer({ rooms: this.rooms, server: this.webRtcServer, notify, logger: this.log, quality }) },
+      logger: this.log.child({ sub: 'signal' }),
+      onRequest: this.metrics.rpcObserver('ws'),
     });
     this.signal.attach(this.http);
     this.admin = this.createAdminApi();
-    this.metrics = new SfuMetrics({ media: () => this.media, rooms: this.rooms, signal: this.signal });
+    this.httpRpc = { logger: this.log.child({ sub: 'admin' }), onRequest: this.metrics.rpcObserver('http') };
+    if (opts.dropLogIntervalMs !== 0) {
+      this.dropLog = new DropLog({ logger: this.log, totals: () => this.metrics.dropTotals(), intervalMs: opts.dropLogIntervalMs });
+    }
+    this.rooms.on('room', (room) => {
+      const roomLog = this.log.child({ sub: 'room', sid: room.sid });
+      roomLog.info('room opened');
+      room.once('close', () => roomLog.info({ ageSec: Math.round((Date.now() - room.createdAt) / 1000) }, 'room closed'));
+    });
   }
 
   /** The backend API behind HTTP JSON-RPC (`POST /rpc`). */
@@ -89,7 +125,7 @@ export class Sfu {
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */
   static async create(opts: SfuOptions = {}): Promise<Sfu> {
     const config = { ...defaultConfig(), ...opts.config };
-    const sfu = new Sfu(config, opts.logger ?? silentLogger());
+    const sfu = new Sfu(config, opts.logger ?? silentLogger(), opts);
     await sfu.listen(opts.acceptRemote);
     return sfu;
   }
@@ -105,28 +141,35 @@ export class Sfu {
     this.media = await WebRtcServer.create({
       listen: [{ ip: c.udpHost, port: c.udpPort, announcedIp: c.announcedIp }],
       acceptRemote,
-      logger: this.log.child({ tag: 'transport' }),
+      logger: this.log,
     });
     this.metrics.attach();
     const mux = this.media.muxes[0]!;
     this.log.info({ udp: `${mux.host}:${mux.port}`, announcedIp: c.announcedIp, fingerprint: this.media.certificate.fingerprint }, 'media listening');
     try {
-      await this.listenHttp();
+      await this.listenHttp(this.http, this.config.listen);
+      this.log.info({ http: this.httpUrl, version: VERSION }, 'signalling and HTTP listening');
+      if (this.metricsHttp && this.config.metricsListen) {
+        await this.listenHttp(this.metricsHttp, this.config.metricsListen);
+        this.log.info({ metrics: `${this.metricsUrl}/metrics` }, 'metrics listening');
+      }
     } catch (err) {
-      await this.media.close();
+      if (this.http.listening) this.http.close();
+      if (this.metricsHttp?.listening) this.metricsHttp.close();
+      this.metrics.close();
+      this.dropLog?.close();
+      await Promise.all([this.media.close(), this.webhooks?.close()]);
       throw err;
     }
   }
 
-  private async listenHttp(): Promise<void> {
-    const { host, port } = this.config.listen;
-    this.http.listen(port, host);
+  private async listenHttp(server: Server, { host, port }: { host: string; port: number }): Promise<void> {
+    server.listen(port, host);
     try {
-      await once(this.http, 'listening');
+      await once(server, 'listening');
     } catch (err) {
       throw new SfuError('ERR_SFUD_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
     }
-    this.log.info({ http: this.httpUrl, version: VERSION }, 'signalling and HTTP listening');
   }
 
   /** The bound HTTP address (port resolved when 0 was asked for). */
@@ -137,25 +180,23 @@ export class Sfu {
   }
 
   get httpUrl(): string {
-    const { host, port } = this.httpAddress;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return urlOf(this.http);
+  }
+
+  /** Where `/metrics` is served: its own server with `config.metricsListen`, else the signalling one. */
+  get metricsUrl(): string {
+    return urlOf(this.metricsHttp ?? this.http);
   }
 
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === RPC_PATH) {
-      void handleHttpJsonRpc(req, res, this.admin);
+      void handleHttpJsonRpc(req, res, this.admin, this.httpRpc);
       return;
     }
     if (this.demo(req, res)) return;
-    if (req.method === 'GET' && path === '/metrics') {
-      this.metrics.text().then(
-        ({ contentType, body }) => {
-          res.writeHead(200, { 'content-type': contentType });
-          res.end(body);
-        },
-        (err: unknown) => this.reply(res, 500, { error: (err as Error).message }),
-      );
+    if (req.method === 'GET' && path === '/metrics' && !this.metricsHttp) {
+      this.serveMetrics(res);
       return;
     }
     if (req.method === 'GET' && path === '/health') {
@@ -165,6 +206,22 @@ export class Sfu {
     this.reply(res, 404, { error: 'not found' });
   }
 
+  private onMetricsHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method === 'GET' && path === '/metrics') this.serveMetrics(res);
+    else this.reply(res, 404, { error: 'not found' });
+  }
+
+  private serveMetrics(res: ServerResponse): void {
+    this.metrics.text().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      },
+      (err: unknown) => this.reply(res, 500, { error: (err as Error).message }),
+    );
+  }
+
   private reply(res: ServerResponse, status: number, body: unknown): void {
     const json = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
@@ -172,7 +229,8 @@ export class Sfu {
   }
 
   dump(): { version: string; config: SfuConfig; closed: boolean } {
-    return { version: VERSION, config: this.config, closed: this.closed };
+    const config = { ...this.config, webhookSecret: this.config.webhookSecret === undefined ? undefined : '<redacted>' };
+    return { version: VERSION, config, closed: this.closed };
   }
 
   getStats(): Record<string, unknown> {
@@ -185,10 +243,25 @@ export class Sfu {
     this.closed = true;
     this.signal.close();
     this.rooms.closeAll();
-    const done = once(this.http, 'close');
+    this.dropLog?.close();
+    this.metrics.close();
+    const done = [once(this.http, 'close')];
     this.http.close();
     this.http.closeAllConnections();
-    await Promise.all([done, this.media?.close()]);
+    if (this.metricsHttp?.listening) {
+      done.push(once(this.metricsHttp, 'close'));
+      this.metricsHttp.close();
+      this.metricsHttp.closeAllConnections();
+    }
+    // The rooms just closed queued their room_finished events: give them a moment to go out.
+    await Promise.all([...done, this.media?.close(), this.webhooks?.close(WEBHOOK_DRAIN_MS)]);
     this.log.info('closed');
   }
+}
+
+function urlOf(server: Server): string {
+  const a = server.address() as AddressInfo | null;
+  if (!a) throw new ClosedError('sfu');
+  const host = a.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`;
 }

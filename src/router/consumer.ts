@@ -80,6 +80,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     keyframeRequests: 0,
     resyncs: 0,
     retransmitted: 0,
+    retransmittedBytes: 0,
     retransmitMisses: 0,
   };
   private readonly sr: SenderReportGenerator;
@@ -214,6 +215,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const ts = (slab.readUInt32BE(off + 4) + this.tsOffset) >>> 0;
     if (!this.send(slab, off, len, pt, seq, ts)) return false;
     this.stats.retransmitted++;
+    this.stats.retransmittedBytes += len;
     return true;
   }
 

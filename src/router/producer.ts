@@ -74,6 +74,8 @@ export interface ProducerEvents {
   /** Paused or resumed by the publisher side (mute). */
   pause: [];
   resume: [];
+  /** A consumer started reading this producer (metrics follow consumers through this). */
+  consumer: [consumer: Consumer];
 }
 
 export class Producer extends EventEmitter<ProducerEvents> {
@@ -224,6 +226,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
   addConsumer(c: Consumer): void {
     if (this.consumers.includes(c)) return;
     this.consumers = [...this.consumers, c];
+    this.emit('consumer', c);
   }
 
   removeConsumer(c: Consumer): void {

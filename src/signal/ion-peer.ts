@@ -48,6 +48,7 @@ import type {
 } from './jsonrpc/types.js';
 import { SfuError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { observeReportBlocks, type LinkQualitySink } from '../metrics/link-quality.js';
 
 export const API_CHANNEL_LABEL = 'ion-sfu';
 const NEGOTIATION_DEBOUNCE_MS = 250;
@@ -64,6 +65,8 @@ export interface IonPeerOptions {
   server: WebRtcServer;
   notify: SignalNotifier;
   logger: Logger;
+  /** Receives loss/jitter/RTT of report blocks in both directions (metrics). */
+  quality?: LinkQualitySink;
 }
 
 /** One outgoing track on the subscriber connection (an m-line we keep in place). */
@@ -95,6 +98,8 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly keyframes = new Map<Producer, KeyframeRequester>();
   private readonly subscriptions: Subscription[] = [];
   private readonly consumerBySsrc = new Map<number, Consumer>();
+  /** Packets and bytes of subscriptions that ended. */
+  private readonly egressEnded = { packets: 0, bytes: 0 };
   private nextMid = 1;
   private readonly subSessionId = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
   private subSessionVersion = 0;
@@ -115,7 +120,26 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly remb = new RembEstimator();
   private lastReportMs = 0;
   private lastTwccMs = 0;
-  readonly rtcpStats = { nacksSent: 0, nackedSeqs: 0, receiverReports: 0, senderReports: 0, twccFeedback: 0, remb: 0, nacksReceived: 0, retransmitted: 0, rtxReceived: 0 };
+  readonly rtcpStats = {
+    nacksSent: 0,
+    nackedSeqs: 0,
+    receiverReports: 0,
+    senderReports: 0,
+    twccFeedback: 0,
+    remb: 0,
+    nacksReceived: 0,
+    retransmitted: 0,
+    /** RTX packets restored and taken by their producer, and their restored bytes. */
+    rtxReceived: 0,
+    rtxBytes: 0,
+    pliSent: 0,
+    firSent: 0,
+    pliReceived: 0,
+    firReceived: 0,
+    /** SRs from the publisher; RRs/SRs from the subscriber. */
+    senderReportsReceived: 0,
+    reportsReceived: 0,
+  };
 
   constructor(opts: IonPeerOptions) {
     this.opts = opts;
@@ -133,9 +157,10 @@ export class IonPeer implements SignalSession, RoomMember {
     const offer = parseSessionDescription(p.offer.sdp);
     this.uid = p.uid || randomUUID();
     this.noAutoSubscribe = p.config.noAutoSubscribe;
-    this.log = this.opts.logger.child({ sid: p.sid, uid: this.uid });
+    const peerLog = this.opts.logger.child({ sid: p.sid, uid: this.uid });
+    this.log = peerLog.child({ sub: 'peer' });
     const server = this.opts.server;
-    const pub = server.createWebRtcTransport({ enableSctp: true, appData: { role: 'publisher', uid: this.uid } });
+    const pub = server.createWebRtcTransport({ enableSctp: true, appData: { role: 'publisher', uid: this.uid }, logger: peerLog });
     let answer: ReturnType<typeof createPublisherAnswer>;
     try {
       answer = createPublisherAnswer(offer, this.localDescription(pub));
@@ -155,7 +180,7 @@ export class IonPeer implements SignalSession, RoomMember {
     pub.on('datachannel', (ch) => this.onPublisherChannel(ch));
     pub.on('close', (reason) => this.log.debug({ reason }, 'publisher transport closed'));
 
-    const sub = server.createWebRtcTransport({ enableSctp: true, appData: { role: 'subscriber', uid: this.uid } });
+    const sub = server.createWebRtcTransport({ enableSctp: true, appData: { role: 'subscriber', uid: this.uid }, logger: peerLog });
     this.sub = sub;
     sub.onRtcp = (buf, len) => this.onSubscriberRtcp(buf, len);
     sub.on('dtlsstatechange', (state) => {
@@ -229,8 +254,8 @@ export class IonPeer implements SignalSession, RoomMember {
   }
 
   egressStats(): { packets: number; bytes: number } {
-    let packets = 0;
-    let bytes = 0;
+    let packets = this.egressEnded.packets;
+    let bytes = this.egressEnded.bytes;
     for (const s of this.subscriptions) {
       if (!s.consumer) continue;
       packets += s.consumer.stats.packets;
@@ -357,8 +382,13 @@ export class IonPeer implements SignalSession, RoomMember {
         if (primaryPt === undefined) return;
         const n = unwrapRtx(buf, 0, len, this.ssrcOf(repaired), primaryPt);
         if (n < 0 || !view.reset(buf, 0, n)) return;
-        this.rtcpStats.rtxReceived++;
+        // Counted only when the producer took it, so metrics can tell first transmissions from repairs.
+        const before = repaired.stats.packets;
         repaired.receive(view, n, performance.now());
+        if (repaired.stats.packets !== before) {
+          this.rtcpStats.rtxReceived++;
+          this.rtcpStats.rtxBytes += n;
+        }
         return;
       }
       // No a=ssrc for this stream: learn the SSRC from the MID extension once.
@@ -394,7 +424,7 @@ export class IonPeer implements SignalSession, RoomMember {
         ? { type: 'pli', senderSsrc: 1, mediaSsrc }
         : { type: 'fir', senderSsrc: 1, mediaSsrc: 0, entries: [{ ssrc: mediaSsrc, seqNr: kr.firSeqNr }] };
     const n = writeRtcp(pkt, this.rtcpOut, 0);
-    pub.sendRtcp(this.rtcpOut, 0, n);
+    if (pub.sendRtcp(this.rtcpOut, 0, n)) this.rtcpStats[kind === 'pli' ? 'pliSent' : 'firSent']++;
   }
 
   private onPublisherChannel(ch: DataChannel): void {
@@ -426,6 +456,9 @@ export class IonPeer implements SignalSession, RoomMember {
     if (!s.active) return;
     s.active = false;
     if (s.consumer) {
+      // Keep what it sent: egress counters only grow (room stats, per-peer metrics).
+      this.egressEnded.packets += s.consumer.stats.packets;
+      this.egressEnded.bytes += s.consumer.stats.bytes;
       this.consumerBySsrc.delete(s.consumer.ssrc);
       s.consumer.close();
       s.consumer = undefined;
@@ -465,10 +498,18 @@ export class IonPeer implements SignalSession, RoomMember {
         this.onSubscriberNack(buf, cur.offset, cur.payloadEnd, cur.mediaSsrc);
         continue;
       }
+      if (cur.type === RtcpType.RR || cur.type === RtcpType.SR) {
+        this.rtcpStats.reportsReceived++;
+        if (this.opts.quality) observeReportBlocks(buf, cur, this.consumerBySsrc, this.opts.quality);
+        continue;
+      }
       if (cur.type !== RtcpType.PSFB) continue;
       const fmt = cur.fmt;
-      if (fmt === PsfbFmt.PLI) this.consumerBySsrc.get(cur.mediaSsrc)?.requestKeyframe();
-      else if (fmt === PsfbFmt.FIR && cur.length >= 20) {
+      if (fmt === PsfbFmt.PLI) {
+        this.rtcpStats.pliReceived++;
+        this.consumerBySsrc.get(cur.mediaSsrc)?.requestKeyframe();
+      } else if (fmt === PsfbFmt.FIR && cur.length >= 20) {
+        this.rtcpStats.firReceived++;
         // FIR names the SSRC in its FCI entry (RFC 5104 4.3.1), not in the media SSRC field.
         this.consumerBySsrc.get(buf.readUInt32BE(cur.offset + 12))?.requestKeyframe();
       }
@@ -495,6 +536,7 @@ export class IonPeer implements SignalSession, RoomMember {
     const cur = this.rtcp.reset(buf, 0, len);
     while (cur.next()) {
       if (cur.type !== RtcpType.SR || cur.length < 28) continue;
+      this.rtcpStats.senderReportsReceived++;
       const producer = this.producerBySsrc.get(cur.senderSsrc);
       // The middle 32 bits of the NTP timestamp (RFC 3550 6.4.1 LSR).
       producer?.receiveStats.onSenderReport(buf.readUInt32BE(cur.offset + 10) >>> 0, performance.now());
@@ -572,6 +614,7 @@ export class IonPeer implements SignalSession, RoomMember {
       if (p.receiveStats.writeReportBlock(block, now)) {
         block.ssrc = this.ssrcOf(p);
         reports.push(block);
+        this.opts.quality?.ingress(p.kind, block.fractionLost / 256, block.jitter / p.currentCodec.clockRate);
       }
     }
     // RFC 3550 6.4.2: at most 31 report blocks per RR.

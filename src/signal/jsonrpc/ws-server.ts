@@ -46,7 +46,7 @@ import {
   type SignalCall,
   type TrickleParams,
 } from './frames.js';
-import type { AnswerDescription, SignalNotifier, SignalSession, SignalSessionFactory, TrickleTarget } from './types.js';
+import type { AnswerDescription, RpcRequestObserver, SignalNotifier, SignalSession, SignalSessionFactory, TrickleTarget } from './types.js';
 
 export const WS_PATH = '/ws';
 
@@ -75,6 +75,8 @@ export interface SignalWsServerOptions {
   pingIntervalMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Told about every request (metrics). */
+  onRequest?: RpcRequestObserver;
 }
 
 /** Error replies by cause. */
@@ -157,6 +159,8 @@ class SignalConnection {
   private busy = false;
   private readonly early: TrickleParams[] = [];
   private session: SignalSession | undefined;
+  /** Set when the call being handled was answered with an error (for the request observer). */
+  private failed = false;
 
   constructor(
     readonly id: number,
@@ -164,6 +168,7 @@ class SignalConnection {
     private readonly opts: Required<Pick<SignalWsServerOptions, 'maxFrameBytes' | 'maxQueuedFrames' | 'maxQueuedBytes' | 'maxEarlyTrickles'>>,
     private readonly stats: SignalWsStats,
     private readonly log: Logger,
+    private readonly onRequest?: RpcRequestObserver,
   ) {}
 
   start(factory: SignalSessionFactory, req: IncomingMessage): void {
@@ -252,14 +257,20 @@ class SignalConnection {
       case 'error':
         this.stats.errors[FRAME_ERROR_KEY[parsed.error]]++;
         this.send(parsed.reply);
+        this.onRequest?.('other', 'error', 0);
         return;
       case 'ignore':
         if (parsed.reason === 'response') this.stats.ignored.response++;
         else this.stats.ignored.unknownNotification++;
         return;
-      case 'call':
+      case 'call': {
+        // Frames on one socket are handled one at a time, so one flag per connection is exact.
+        this.failed = false;
+        const started = performance.now();
         await this.dispatch(parsed.id, parsed.call);
+        this.onRequest?.(parsed.call.method, this.failed ? 'error' : 'ok', (performance.now() - started) / 1000);
         return;
+      }
     }
   }
 
@@ -354,6 +365,7 @@ class SignalConnection {
   private replyAnswer(id: RpcId | null, answer: AnswerDescription): boolean {
     if (typeof answer !== 'object' || answer === null || answer.type !== 'answer' || typeof answer.sdp !== 'string') {
       this.log.error({ answer: typeof answer }, 'signal session returned an invalid answer');
+      this.failed = true;
       this.stats.errors.session++;
       this.send(errorFrame(replyId(id), RpcErrorCode.IonSfu, 'error creating answer: invalid answer'));
       return false;
@@ -363,12 +375,14 @@ class SignalConnection {
   }
 
   private orderingError(id: RpcId | null, message: string): void {
+    this.failed = true;
     this.stats.errors.ordering++;
     this.send(errorFrame(replyId(id), RpcErrorCode.IonSfu, message));
   }
 
   /** A session failure: ion-sfu's `{"code":500,"message":err.Error()}`; never a stack. */
   private sessionError(id: RpcId | null, err: unknown): void {
+    this.failed = true;
     if (this.state === 'closed') return;
     this.stats.errors.session++;
     const message = err instanceof Error && err.message.length > 0 ? err.message : 'internal error';
@@ -461,7 +475,7 @@ export class SignalWsServer {
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
     const id = this.nextId++;
-    const conn = new SignalConnection(id, ws, this.connOpts, this.stats, this.log.child({ conn: id }));
+    const conn = new SignalConnection(id, ws, this.connOpts, this.stats, this.log.child({ conn: id }), this.opts.onRequest);
     this.conns.add(conn);
     this.stats.socketsOpen++;
     this.stats.socketsTotal++;
