@@ -85,9 +85,11 @@ interface WeriftTransport {
 
 type WeriftSocket = DtlsServer | DtlsClient;
 
-/** The transport werift writes to, and what it forwards to until `target` is cleared. */
+/** The transport werift writes to, and what it forwards to until `target` and `failed` are cleared. */
 interface Bridge extends WeriftTransport {
   target: ((buf: Buffer) => Promise<void>) | undefined;
+  /** Where a rejected client handshake reports. */
+  failed: ((reason: string) => void) | undefined;
 }
 
 /**
@@ -102,12 +104,18 @@ function createBridge(): Bridge {
     address: { address: '', family: 'IPv4', port: 0 },
     closed: false,
     target: undefined,
+    failed: undefined,
     onData: () => {},
     send: async (buf) => bridge.target?.(buf),
     // werift closes its transport on close(); the socket is shared, so this does nothing.
     close: async () => {},
   };
   return bridge;
+}
+
+/** Out of the class for the same reason: werift rejects this only when its flight loop gives up, ~33 s on. */
+function reportRejection(handshake: Promise<unknown>, bridge: Bridge): void {
+  handshake.catch((err: unknown) => bridge.failed?.(`handshake error: ${(err as Error).message}`));
 }
 
 const DTLS_CONTENT_ALERT = 21;
@@ -191,7 +199,8 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
       this.opts.handshakeTimeoutMs ?? 30_000,
     );
     if (socket instanceof DtlsClient) {
-      socket.connect().catch((err: unknown) => this.fail(`handshake error: ${(err as Error).message}`));
+      this.bridge.failed = (reason) => this.fail(reason);
+      reportRejection(socket.connect(), this.bridge);
     }
   }
 
@@ -335,12 +344,19 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
     this.flightTimer?.cancel();
     this.flight = [];
     // werift's flight loop reaches this transport (and through it the peer and
-    // its tracks) only through the bridge: cut it so a closed transport can be collected at once.
+    // its tracks) through the bridge: cut it so a closed transport can be collected at once.
     this.bridge.target = undefined;
+    this.bridge.failed = undefined;
     const s = this.socket;
     this.socket = undefined;
     if (s) {
-      s.onData.allUnsubscribe?.();
+      // Its handshake may still be awaiting a flight retransmission (werift keeps
+      // that loop, and so the socket, alive for up to ~33 s): drop our listeners.
+      for (const ev of [s.onData, s.onConnect, s.onError, s.onClose]) ev.allUnsubscribe?.();
+      // ...and end that loop at its next wake-up (it stops once the context's flight
+      // number passes the one it waits for): its ref'd timers would otherwise hold a
+      // stopping daemon open for up to ~33 s after the last unfinished handshake.
+      s.dtls.flight = Number.MAX_SAFE_INTEGER;
       try {
         s.close();
       } catch {
