@@ -22,6 +22,7 @@
  *          --video-kbps 64 --fps 10 --warmup 10 --settle 60 --sample 10
  *          --max-growth-mb 8 --max-slope 1 --max-handle-growth 5 --max-fd-growth 5
  *          --max-join-failures 0.1 --json FILE --heap-snapshot FILE (the daemon's heap after settling)
+ *          --cpu-prof DIR (a CPU profile of the daemon)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -58,6 +59,8 @@ export interface SoakOptions {
   json: string | undefined;
   /** Writes the daemon's heap here after settling (to see what a failing run kept). */
   heapSnapshot: string | undefined;
+  /** Writes a V8 CPU profile of the daemon into this directory (where does churn cost go?). */
+  cpuProf: string | undefined;
 }
 
 export const DEFAULT_OPTIONS: SoakOptions = {
@@ -74,6 +77,7 @@ export const DEFAULT_OPTIONS: SoakOptions = {
   limits: DEFAULT_LIMITS,
   json: undefined,
   heapSnapshot: undefined,
+  cpuProf: undefined,
 };
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -145,13 +149,19 @@ class Inspector {
     });
   }
 
-  close(): void {
+  /** Detaches; resolves once the socket is closed (node waits for an attached debugger at exit). */
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((r) => this.ws.once('close', () => r()));
     this.ws.close();
+    await Promise.race([closed, sleep(2000)]);
   }
 }
 
 interface Daemon {
   child: ChildProcess;
+  /** Resolves with how the process ended (set up at spawn, so no exit is missed). */
+  exited: Promise<string>;
   pid: number;
   url: string;
   inspector: Inspector;
@@ -159,15 +169,17 @@ interface Daemon {
   warnings: { count: number; last: string[] };
 }
 
-async function startDaemon(): Promise<Daemon> {
+async function startDaemon(cpuProf: string | undefined): Promise<Daemon> {
   const httpPort = await freePort('tcp');
   const udpPort = await freePort('udp');
+  const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
   const child = spawn(
     process.execPath,
-    ['--inspect=127.0.0.1:0', DAEMON, '--listen', `127.0.0.1:${httpPort}`, '--udp-port', String(udpPort), '--log-level', 'warn', '--log-format', 'json'],
+    [...prof, '--inspect=127.0.0.1:0', DAEMON, '--listen', `127.0.0.1:${httpPort}`, '--udp-port', String(udpPort), '--log-level', 'warn', '--log-format', 'json'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   if (child.pid === undefined) throw new Error('could not start sfud');
+  const exited = new Promise<string>((r) => child.once('exit', (code, signal) => r(code === null ? `signal ${signal}` : `code ${code}`)));
   const warnings = { count: 0, last: [] as string[] };
   child.stdout!.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) {
@@ -204,19 +216,18 @@ async function startDaemon(): Promise<Daemon> {
     }
     await sleep(50);
   }
-  return { child, pid: child.pid, url, inspector: await Inspector.connect(inspectorUrl), warnings };
+  return { child, exited, pid: child.pid, url, inspector: await Inspector.connect(inspectorUrl), warnings };
 }
 
-async function stopDaemon(d: Daemon): Promise<number | null> {
+/** SIGTERM, then SIGKILL after 10 s; returns how it ended (`code 0` when sfud stopped cleanly). */
+async function stopDaemon(d: Daemon): Promise<string> {
   // With a debugger attached, node waits for it at exit: let go first.
-  d.inspector.close();
-  if (d.child.exitCode !== null) return d.child.exitCode;
-  const exited = new Promise<number | null>((r) => d.child.once('exit', (code) => r(code)));
-  d.child.kill('SIGTERM');
+  await d.inspector.close();
+  if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
   const t = setTimeout(() => d.child.kill('SIGKILL'), 10_000);
-  const code = await exited;
+  const how = await d.exited;
   clearTimeout(t);
-  return code;
+  return how;
 }
 
 /** Value of one series in Prometheus text (summed over label sets when `labels` is omitted). */
@@ -367,7 +378,8 @@ export interface SoakResult {
   churn: Omit<ChurnStats, 'joinMs' | 'errors'> & { joinMsP50: number; joinMsP99: number; errors: Record<string, number> };
   daemonCpuPercent: number;
   daemonWarnings: number;
-  daemonExitCode: number | null;
+  /** How the daemon ended on SIGTERM: `code 0` is a clean stop. */
+  daemonExit: string;
   verdict: SoakVerdict;
 }
 
@@ -384,8 +396,8 @@ function line(label: string, s: SoakSample, c: ChurnStats | undefined): string {
 
 /** Runs the whole soak against a freshly started daemon. `log` gets the report lines. */
 export async function runSoak(o: SoakOptions, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<SoakResult> {
-  const d = await startDaemon();
-  let exitCode: number | null = null;
+  const d = await startDaemon(o.cpuProf);
+  let exit: string | undefined;
   try {
     const wsUrl = `${d.url.replace('http', 'ws')}/ws`;
     const cert = await generateCertificate();
@@ -440,13 +452,20 @@ export async function runSoak(o: SoakOptions, log: (line: string) => void = (l) 
         `sfud CPU ${cpu.toFixed(0)}% of a core; sfud warn+ log lines ${d.warnings.count}`,
     );
     for (const [err, n] of stats.errors) log(`  join error x${n}: ${err}`);
+    log(`sfud counters: ${await counters(d)}`);
     for (const w of d.warnings.last) log(`  sfud: ${w.slice(0, 300)}`);
     if (o.heapSnapshot) {
       writeFileSync(o.heapSnapshot, await d.inspector.heapSnapshot());
       log(`heap snapshot of the settled daemon: ${o.heapSnapshot}`);
     }
+    const stopping = performance.now();
+    exit = await stopDaemon(d);
+    log(`sfud stopped on SIGTERM in ${((performance.now() - stopping) / 1000).toFixed(1)} s: ${exit}`);
+    if (exit !== 'code 0') {
+      verdict.failures.push(`sfud did not stop cleanly after the churn (${exit})`);
+      verdict.pass = false;
+    }
     log(verdict.pass ? 'PASS' : `FAIL: ${verdict.failures.join('; ')}`);
-    exitCode = await stopDaemon(d);
     const { joinMs, errors, ...rest } = stats;
     return {
       options: o,
@@ -457,12 +476,23 @@ export async function runSoak(o: SoakOptions, log: (line: string) => void = (l) 
       churn: { ...rest, joinMsP50: joinMs.quantile(0.5), joinMsP99: joinMs.quantile(0.99), errors: Object.fromEntries(errors) },
       daemonCpuPercent: cpu,
       daemonWarnings: d.warnings.count,
-      daemonExitCode: exitCode,
+      daemonExit: exit,
       verdict,
     };
   } finally {
-    if (exitCode === null) await stopDaemon(d);
+    if (exit === undefined) await stopDaemon(d);
   }
+}
+
+/** The daemon's own account of the churn: transport closes, DTLS outcomes and drops, from /metrics. */
+async function counters(d: Daemon): Promise<string> {
+  const text = await (await fetch(`${d.url}/metrics`)).text();
+  const wanted = /^sfud_(transports_closed_total|dtls_state_changes_total|drops_total|rpc_requests_total\{transport="ws")/;
+  return text
+    .split('\n')
+    .filter((l) => wanted.test(l) && !l.endsWith(' 0'))
+    .map((l) => l.replace(/^sfud_/, ''))
+    .join(', ');
 }
 
 /** Waits (up to `maxSeconds`) until the daemon reports no rooms, peers, transports or sockets. */
@@ -481,7 +511,7 @@ async function waitIdle(d: Daemon, maxSeconds: number): Promise<void> {
 const HELP =
   'npm run soak -- [--minutes 10] [--rate 20] [--lifetime 3] [--rooms 10] [--publish-share 0.5] [--video-kbps 64] [--fps 10]\n' +
   '  [--warmup 10] [--settle 60] [--sample 10] [--max-growth-mb 8] [--max-slope 1] [--max-handle-growth 5] [--max-fd-growth 5]\n' +
-  '  [--max-join-failures 0.1] [--json FILE] [--heap-snapshot FILE]\n';
+  '  [--max-join-failures 0.1] [--json FILE] [--heap-snapshot FILE] [--cpu-prof DIR]\n';
 
 /** Numeric options: where each goes, and the smallest value that makes sense. */
 const NUMERIC: Record<string, [set: (o: SoakOptions, v: number) => void, min: number]> = {
@@ -514,6 +544,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
       set(o, v);
     } else if (a === '--json') o.json = resolve(argv[++i] ?? 'soak.json');
     else if (a === '--heap-snapshot') o.heapSnapshot = resolve(argv[++i] ?? 'sfud.heapsnapshot');
+    else if (a === '--cpu-prof') o.cpuProf = resolve(argv[++i] ?? '.');
     else if (a === '--help') {
       process.stdout.write(HELP);
       process.exit(0);

@@ -192,3 +192,21 @@ t.test('sfud: lifecycle events of a real peer, and a hanging receiver does not d
   closed = true;
   await sfu.close();
 });
+
+t.test('sfud: webhooks from the daemon config, and dump() does not show the secret', async (t) => {
+  const r = await receiver(() => 200);
+  t.teardown(r.close);
+  const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0, webhookUrl: r.url, webhookSecret: SECRET } });
+  t.teardown(() => sfu.close());
+  t.equal(sfu.dump().config.webhookSecret, '<redacted>');
+  t.notMatch(JSON.stringify(sfu.dump()), SECRET);
+  sfu.rooms.getOrCreate('from-config').close();
+  await waitFor('both events delivered', () => r.got.length === 2);
+  t.same(
+    r.got.map((g) => [g.event.event, g.verified]),
+    [
+      ['room_started', true],
+      ['room_finished', true],
+    ],
+  );
+});
