@@ -99,8 +99,11 @@ export class Producer extends EventEmitter<ProducerEvents> {
   readonly receiveStats: ReceiveStatistics;
   /** Gaps to NACK toward the publisher (video only). */
   readonly nack: NackGenerator | undefined;
-  /** Copies of recent packets, serving subscribers' NACKs (video only). */
-  readonly store: RetransmissionStore | undefined;
+  /** Copies of recent packets, serving subscribers' NACKs (video only; released at close). */
+  get store(): RetransmissionStore | undefined {
+    return this._store;
+  }
+  private _store: RetransmissionStore | undefined;
   /** Receives each packet's RFC 6464 level (set by the room's audio-level observer). */
   audioLevelSink: ((level: number) => void) | undefined;
   private _closed = false;
@@ -132,7 +135,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.receiveStats = new ReceiveStatistics(opts.ssrc);
     if (opts.kind === 'video') {
       this.nack = new NackGenerator();
-      this.store = new RetransmissionStore();
+      this._store = new RetransmissionStore();
     }
     const first = opts.codecs[0];
     if (!first) throw new Error('a producer needs at least one codec');
@@ -184,7 +187,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.receiveStats.onPacket(ctx.extSeq, view.timestamp, arrivalMs, codec.clockRate);
     if (this.nack) {
       this.nack.onPacket(ctx.extSeq, arrivalMs);
-      this.store!.store(view.buf, view.offset, length, ctx.extSeq, arrivalMs);
+      this._store!.store(view.buf, view.offset, length, ctx.extSeq, arrivalMs);
     }
     if (!parseCodecPayload(codec.kind, view.buf, view.payloadOffset, view.payloadLength, this.descriptors, ctx.summary)) {
       // Padding-only packets (probing) have no payload: forward nothing, count nothing wrong.
@@ -257,6 +260,13 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.consumers = [];
     for (const c of list) c.producerClosed();
     this.emit('close');
+    // A closed producer can stay referenced for long (a subscriber keeps an ended
+    // subscription's m-line and its description): hold nothing big, and nothing
+    // that reaches the publisher, or one live peer keeps every peer it ever saw
+    // (and their retransmission stores) alive. Found by the churn soak.
+    this._store = undefined;
+    this.opts.requestKeyframe = undefined;
+    this.audioLevelSink = undefined;
   }
 
   dump(): Record<string, unknown> {

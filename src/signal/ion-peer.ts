@@ -76,6 +76,8 @@ interface Subscription {
   ssrc: number;
   consumer: Consumer | undefined;
   active: boolean;
+  /** Stops listening for the producer's close (a live producer must not keep a departed subscriber). */
+  unwatch: () => void;
 }
 
 export class IonPeer implements SignalSession, RoomMember {
@@ -270,7 +272,11 @@ export class IonPeer implements SignalSession, RoomMember {
     // Closing the socket calls close() again, which the flag above makes a no-op.
     if (reason) this.opts.notify.close(reason);
     clearTimeout(this.negotiateTimer);
-    for (const s of this.subscriptions) s.consumer?.close();
+    // Through its 'close' listener a publisher that stays would keep this peer (transports and all) alive.
+    for (const s of this.subscriptions) {
+      s.consumer?.close();
+      s.unwatch();
+    }
     for (const p of this._producers) {
       p.close();
       this.room?.producerRemoved(p);
@@ -444,17 +450,26 @@ export class IonPeer implements SignalSession, RoomMember {
 
   private subscribe(producer: Producer): void {
     if (this.subscriptions.some((s) => s.producer === producer && s.active)) return;
-    const subn: Subscription = { mid: String(this.nextMid++), producer, ssrc: randomBytes(4).readUInt32BE() >>> 0 || 1, consumer: undefined, active: true };
-    this.subscriptions.push(subn);
-    producer.once('close', () => {
+    const onClose = (): void => {
       this.endSubscription(subn);
       this.scheduleNegotiation();
-    });
+    };
+    const subn: Subscription = {
+      mid: String(this.nextMid++),
+      producer,
+      ssrc: randomBytes(4).readUInt32BE() >>> 0 || 1,
+      consumer: undefined,
+      active: true,
+      unwatch: () => producer.off('close', onClose),
+    };
+    this.subscriptions.push(subn);
+    producer.once('close', onClose);
   }
 
   private endSubscription(s: Subscription): void {
     if (!s.active) return;
     s.active = false;
+    s.unwatch();
     if (s.consumer) {
       // Keep what it sent: egress counters only grow (room stats, per-peer metrics).
       this.egressEnded.packets += s.consumer.stats.packets;
