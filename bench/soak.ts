@@ -19,10 +19,10 @@
  * on a failure.
  *
  * Options: --minutes 10 --rate 20 --lifetime 3 --rooms 10 --publish-share 0.5
- *          --video-kbps 64 --fps 10 --warmup 10 --settle 60 --sample 10
+ *          --video-kbps 64 --fps 10 --warmup 10 --settle 60 --sample 10 --join-timeout 10
  *          --max-growth-mb 8 --max-slope 1 --max-handle-growth 5 --max-fd-growth 5
  *          --max-join-failures 0.1 --json FILE --heap-snapshot FILE (the daemon's heap after settling)
- *          --cpu-prof DIR (a CPU profile of the daemon)
+ *          --heap-snapshot-during FILE (halfway through the churn) --cpu-prof DIR (a CPU profile of the daemon)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -55,12 +55,16 @@ export interface SoakOptions {
   settle: number;
   /** Seconds between samples. */
   sample: number;
+  /** A join (signalling, ICE, DTLS) not done within this is abandoned and counted as failed. */
+  joinTimeout: number;
   limits: SoakLimits;
   json: string | undefined;
   /** Writes the daemon's heap here after settling (to see what a failing run kept). */
   heapSnapshot: string | undefined;
   /** Writes a V8 CPU profile of the daemon into this directory (where does churn cost go?). */
   cpuProf: string | undefined;
+  /** Writes the daemon's heap here halfway through the churn (what does a live peer cost?). */
+  heapSnapshotDuring: string | undefined;
 }
 
 export const DEFAULT_OPTIONS: SoakOptions = {
@@ -74,10 +78,12 @@ export const DEFAULT_OPTIONS: SoakOptions = {
   warmup: 10,
   settle: 60,
   sample: 10,
+  joinTimeout: 10,
   limits: DEFAULT_LIMITS,
   json: undefined,
   heapSnapshot: undefined,
   cpuProf: undefined,
+  heapSnapshotDuring: undefined,
 };
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -308,7 +314,7 @@ class Churn {
     const total = Math.round(seconds * this.o.rate);
     const start = performance.now();
     // A ceiling on peers alive at once, so a stalled load generator cannot snowball.
-    const maxActive = Math.max(10, Math.ceil(this.o.rate * (this.o.lifetime + 10)));
+    const maxActive = Math.max(10, Math.ceil(this.o.rate * (this.o.lifetime + this.o.joinTimeout)));
     for (let i = 0; i < total; i++) {
       const wait = start + i * gapMs - performance.now();
       if (wait > 0) await sleep(wait);
@@ -320,6 +326,29 @@ class Churn {
       this.running.add(p);
     }
     await Promise.all([...this.running]);
+  }
+
+  /**
+   * A join that is not done within --join-timeout is abandoned (and the client
+   * closed whenever it does finish): peers stuck joining must not pile up on a
+   * busy machine and turn slowness into collapse.
+   */
+  private within<T extends { close(): void }>(join: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`join not done within ${this.o.joinTimeout} s`)), this.o.joinTimeout * 1000);
+    });
+    return Promise.race([join, timeout]).then(
+      (client) => {
+        clearTimeout(timer);
+        return client;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        join.then((late) => late.close(), () => {});
+        throw err;
+      },
+    );
   }
 
   private async peer(i: number, s: ChurnStats): Promise<void> {
@@ -335,20 +364,15 @@ class Churn {
     let sub: Subscriber | undefined;
     try {
       if (publishes) {
-        pub = await Publisher.join({ url: this.wsUrl, sid, uid, cert: this.cert, videoKbps: o.videoKbps, fps: o.fps, keyframeIntervalS: 1, audioBytes: 40 });
+        pub = await this.within(
+          Publisher.join({ url: this.wsUrl, sid, uid, cert: this.cert, videoKbps: o.videoKbps, fps: o.fps, keyframeIntervalS: 1, audioBytes: 40 }),
+        );
         pub.start();
         s.publishers++;
       } else {
-        sub = await Subscriber.join({
-          url: this.wsUrl,
-          sid,
-          uid,
-          cert: this.cert,
-          latency: this.latency,
-          connectPublisherPc: true,
-          decrypt: false,
-          timeoutMs: (o.lifetime + 30) * 1000,
-        });
+        sub = await this.within(
+          Subscriber.join({ url: this.wsUrl, sid, uid, cert: this.cert, latency: this.latency, connectPublisherPc: true, decrypt: false, timeoutMs: (o.lifetime + 30) * 1000 }),
+        );
         s.subscribers++;
       }
       s.joinMs.record(performance.now() - started);
@@ -425,6 +449,11 @@ export async function runSoak(o: SoakOptions, log: (line: string) => void = (l) 
       const t = (performance.now() - churnStart) / 1000;
       const s = await sample(d, t);
       samples.push(s);
+      if (o.heapSnapshotDuring && t >= seconds / 2) {
+        writeFileSync(o.heapSnapshotDuring, await d.inspector.heapSnapshot());
+        log(`heap snapshot halfway through the churn: ${o.heapSnapshotDuring}`);
+        o.heapSnapshotDuring = undefined;
+      }
       if (t >= nextReport) {
         log(line(`${Math.floor(t / 60)} min`, s, stats));
         nextReport += 60;
@@ -510,8 +539,8 @@ async function waitIdle(d: Daemon, maxSeconds: number): Promise<void> {
 
 const HELP =
   'npm run soak -- [--minutes 10] [--rate 20] [--lifetime 3] [--rooms 10] [--publish-share 0.5] [--video-kbps 64] [--fps 10]\n' +
-  '  [--warmup 10] [--settle 60] [--sample 10] [--max-growth-mb 8] [--max-slope 1] [--max-handle-growth 5] [--max-fd-growth 5]\n' +
-  '  [--max-join-failures 0.1] [--json FILE] [--heap-snapshot FILE] [--cpu-prof DIR]\n';
+  '  [--warmup 10] [--settle 60] [--sample 10] [--join-timeout 10] [--max-growth-mb 8] [--max-slope 1] [--max-handle-growth 5] [--max-fd-growth 5]\n' +
+  '  [--max-join-failures 0.1] [--json FILE] [--heap-snapshot FILE] [--heap-snapshot-during FILE] [--cpu-prof DIR]\n';
 
 /** Numeric options: where each goes, and the smallest value that makes sense. */
 const NUMERIC: Record<string, [set: (o: SoakOptions, v: number) => void, min: number]> = {
@@ -525,6 +554,7 @@ const NUMERIC: Record<string, [set: (o: SoakOptions, v: number) => void, min: nu
   '--warmup': [(o, v) => (o.warmup = v), 0],
   '--settle': [(o, v) => (o.settle = v), 0],
   '--sample': [(o, v) => (o.sample = v), 1],
+  '--join-timeout': [(o, v) => (o.joinTimeout = v), 1],
   '--max-growth-mb': [(o, v) => (o.limits.maxGrowthMB = v), 0],
   '--max-slope': [(o, v) => (o.limits.maxSlopeMBPerMin = v), 0],
   '--max-handle-growth': [(o, v) => (o.limits.maxHandleGrowth = v), 0],
@@ -545,6 +575,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
     } else if (a === '--json') o.json = resolve(argv[++i] ?? 'soak.json');
     else if (a === '--heap-snapshot') o.heapSnapshot = resolve(argv[++i] ?? 'sfud.heapsnapshot');
     else if (a === '--cpu-prof') o.cpuProf = resolve(argv[++i] ?? '.');
+    else if (a === '--heap-snapshot-during') o.heapSnapshotDuring = resolve(argv[++i] ?? 'sfud-during.heapsnapshot');
     else if (a === '--help') {
       process.stdout.write(HELP);
       process.exit(0);
