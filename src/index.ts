@@ -11,6 +11,20 @@ export { SfuError, ConfigError, ClosedError } from './errors.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export { VERSION } from './version.js';
 export { systemClock, ManualClock, type Clock, type Timer } from './util/clock.js';
+export { SfuMetrics, type MetricsOptions } from './metrics/metrics.js';
+export { metricsCatalog, metricsMarkdown, type MetricDoc } from './metrics/catalog.js';
+export {
+  WebhookNotifier,
+  signWebhook,
+  verifyWebhookSignature,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  WEBHOOK_EVENTS,
+  type WebhookEvent,
+  type WebhookEventName,
+  type WebhookOptions,
+  type WebhookStats,
+} from './webhooks/index.js';
 
 // Transport: the WebRTC stack.
 export { WebRtcServer, type WebRtcServerOptions, type ListenInfo, type CreateTransportOptions } from './transport/webrtc-server.js';

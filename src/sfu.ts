@@ -19,7 +19,9 @@ import { WebRtcServer } from './transport/webrtc-server.js';
 import { RoomRegistry } from './router/room.js';
 import { IonPeer } from './signal/ion-peer.js';
 import { createDemoHandler } from './signal/demo/handler.js';
-import { SfuMetrics } from './metrics/metrics.js';
+import { SfuMetrics, type MetricsOptions } from './metrics/metrics.js';
+import { DropLog } from './metrics/drop-log.js';
+import { WebhookNotifier, forwardRoomEvents, type WebhookOptions } from './webhooks/index.js';
 import type { PreferredLayers } from './router/consumer.js';
 import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail } from './signal/jsonrpc/index.js';
 
@@ -30,7 +32,16 @@ export interface SfuOptions {
   acceptRemote?: (address: string) => boolean;
   /** PEM certificate and key in memory (instead of config.tlsCert/tlsKey files): serve https and wss. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Prometheus options (`/metrics` itself, or `config.metricsListen`, says where it is served). */
+  metrics?: MetricsOptions;
+  /** Lifecycle webhooks; default from `config.webhookUrl` / `config.webhookSecret`, off without them. */
+  webhooks?: WebhookOptions;
+  /** Period of the rate-limited drop summaries in the log (default 10 s; 0: off). */
+  dropLogIntervalMs?: number;
 }
+
+/** How long `close()` lets queued webhooks (the room_finished of every room, say) go out. */
+const WEBHOOK_DRAIN_MS = 2000;
 
 /** What `drain()` saw. */
 export interface DrainResult {
@@ -55,11 +66,13 @@ export class Sfu {
   private readonly admin: AdminApi;
   private readonly demo = createDemoHandler();
   readonly metrics: SfuMetrics;
+  private readonly dropLog: DropLog | undefined;
+  private readonly webhooks: WebhookNotifier | undefined;
   private closed = false;
   private drainResult: Promise<DrainResult> | undefined;
   private readonly startedAt = Date.now();
 
-  private constructor(config: SfuConfig, log: Logger, tls: { cert: string | Buffer; key: string | Buffer } | undefined) {
+  private constructor(config: SfuConfig, log: Logger, tls: { cert: string | Buffer; key: string | Buffer } | undefined, opts: SfuOptions) {
     this.config = config;
     this.log = log;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onHttp(req, res);
@@ -75,6 +88,16 @@ export class Sfu {
     );
     this.metricsHttp = config.metricsListen ? createServer((req, res) => this.onMetricsHttp(req, res)) : undefined;
     this.admission = new Admission({ config, rooms: this.rooms, refusals: this.refusals });
+    const webhookOpts = opts.webhooks ?? (config.webhookUrl ? { url: config.webhookUrl, secret: config.webhookSecret ?? '' } : undefined);
+    if (webhookOpts) {
+      this.webhooks = new WebhookNotifier({ logger: log, ...webhookOpts });
+      forwardRoomEvents(this.rooms, this.webhooks);
+    }
+    this.metrics = new SfuMetrics(
+      { media: () => this.media, rooms: this.rooms, signal: () => this.signal.getStats(), webhooks: () => this.webhooks?.getStats() },
+      opts.metrics,
+    );
+    const quality = this.metrics.linkQuality;
     this.signal = new SignalWsServer({
       factory: {
         create: (notify) =>
@@ -82,7 +105,8 @@ export class Sfu {
             rooms: this.rooms,
             server: this.webRtcServer,
             notify,
-            logger: this.log.child({ tag: 'peer' }),
+            logger: this.log,
+            quality,
             maxDataChannels: config.maxDataChannelsPerPeer,
             onRefusal: (reason) => this.refusals.count(reason),
           }),
@@ -90,11 +114,19 @@ export class Sfu {
       admission: this.admission,
       refusals: this.refusals,
       maxFrameBytes: config.maxMessageBytes,
-      logger: this.log.child({ tag: 'signal' }),
+      logger: this.log.child({ sub: 'signal' }),
+      onRequest: this.metrics.rpcObserver('ws'),
     });
     this.signal.attach(this.http);
     this.admin = this.createAdminApi();
-    this.metrics = new SfuMetrics({ media: () => this.media, rooms: this.rooms, signal: this.signal });
+    if (opts.dropLogIntervalMs !== 0) {
+      this.dropLog = new DropLog({ logger: this.log, totals: () => this.metrics.dropTotals(), intervalMs: opts.dropLogIntervalMs });
+    }
+    this.rooms.on('room', (room) => {
+      const roomLog = this.log.child({ sub: 'room', sid: room.sid });
+      roomLog.info('room opened');
+      room.once('close', () => roomLog.info({ ageSec: Math.round((Date.now() - room.createdAt) / 1000) }, 'room closed'));
+    });
   }
 
   /** The backend API behind HTTP JSON-RPC (`POST /rpc`). */
@@ -168,7 +200,7 @@ export class Sfu {
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */
   static async create(opts: SfuOptions = {}): Promise<Sfu> {
     const config = { ...defaultConfig(), ...opts.config };
-    const sfu = new Sfu(config, opts.logger ?? silentLogger(), opts.tls ?? (await readTls(config)));
+    const sfu = new Sfu(config, opts.logger ?? silentLogger(), opts.tls ?? (await readTls(config)), opts);
     await sfu.listen(opts.acceptRemote);
     return sfu;
   }
@@ -185,7 +217,7 @@ export class Sfu {
       listen: [{ ip: c.udpHost, port: c.udpPort, announcedIp: c.announcedIp }],
       acceptRemote,
       consentTimeoutMs: c.iceConsentTimeoutMs,
-      logger: this.log.child({ tag: 'transport' }),
+      logger: this.log,
     });
     this.metrics.attach();
     const mux = this.media.muxes[0]!;
@@ -193,7 +225,11 @@ export class Sfu {
     try {
       await this.listenHttp();
     } catch (err) {
-      await this.media.close();
+      if (this.http.listening) this.http.close();
+      if (this.metricsHttp?.listening) this.metricsHttp.close();
+      this.metrics.close();
+      this.dropLog?.close();
+      await Promise.all([this.media.close(), this.webhooks?.close()]);
       throw err;
     }
   }
@@ -223,15 +259,19 @@ export class Sfu {
     return urlOf(this.tls ? 'https' : 'http', this.http);
   }
 
-  /** The separate metrics address (`metricsListen`), if any. */
-  get metricsUrl(): string | undefined {
-    return this.metricsHttp?.listening ? urlOf('http', this.metricsHttp) : undefined;
+  /** Where `/metrics` is served: its own address with `metricsListen`, else the signalling one. */
+  get metricsUrl(): string {
+    return this.metricsHttp?.listening ? urlOf('http', this.metricsHttp) : this.httpUrl;
   }
 
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === RPC_PATH) {
-      void handleHttpJsonRpc(req, res, this.admin, { authorize: (r) => this.authorizeAdmin(r) });
+      void handleHttpJsonRpc(req, res, this.admin, {
+        authorize: (r) => this.authorizeAdmin(r),
+        logger: this.log.child({ sub: 'admin' }),
+        onRequest: this.metrics.rpcObserver('http'),
+      });
       return;
     }
     if (this.demo(req, res)) return;
@@ -291,7 +331,8 @@ export class Sfu {
   }
 
   dump(): { version: string; config: SfuConfig; closed: boolean } {
-    return { version: VERSION, config: this.config, closed: this.closed };
+    const config = { ...this.config, webhookSecret: this.config.webhookSecret === undefined ? undefined : '<redacted>' };
+    return { version: VERSION, config, closed: this.closed };
   }
 
   getStats(): Record<string, unknown> {
@@ -330,13 +371,16 @@ export class Sfu {
     this.closed = true;
     this.signal.close();
     this.rooms.closeAll();
+    this.dropLog?.close();
+    this.metrics.close();
     const done = once(this.http, 'close');
     this.http.close();
     this.http.closeAllConnections();
     const metricsDone = this.metricsHttp?.listening ? once(this.metricsHttp, 'close') : undefined;
     this.metricsHttp?.close();
     this.metricsHttp?.closeAllConnections();
-    await Promise.all([done, metricsDone, this.media?.close()]);
+    // The rooms just closed queued their room_finished events: give them a moment to go out.
+    await Promise.all([done, metricsDone, this.media?.close(), this.webhooks?.close(WEBHOOK_DRAIN_MS)]);
     this.log.info('closed');
   }
 }

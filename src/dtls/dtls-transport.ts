@@ -85,6 +85,39 @@ interface WeriftTransport {
 
 type WeriftSocket = DtlsServer | DtlsClient;
 
+/** The transport werift writes to, and what it forwards to until `target` and `failed` are cleared. */
+interface Bridge extends WeriftTransport {
+  target: ((buf: Buffer) => Promise<void>) | undefined;
+  /** Where a rejected client handshake reports. */
+  failed: ((reason: string) => void) | undefined;
+}
+
+/**
+ * Built outside the class on purpose: no closure here can hold a
+ * DtlsTransport, so clearing `target` at close leaves werift's leftovers
+ * (its flight retransmission loop runs on for about 33 s after an unfinished
+ * handshake) nothing to keep alive but this small object.
+ */
+function createBridge(): Bridge {
+  const bridge: Bridge = {
+    type: 'udp',
+    address: { address: '', family: 'IPv4', port: 0 },
+    closed: false,
+    target: undefined,
+    failed: undefined,
+    onData: () => {},
+    send: async (buf) => bridge.target?.(buf),
+    // werift closes its transport on close(); the socket is shared, so this does nothing.
+    close: async () => {},
+  };
+  return bridge;
+}
+
+/** Out of the class for the same reason: werift rejects this only when its flight loop gives up, ~33 s on. */
+function reportRejection(handshake: Promise<unknown>, bridge: Bridge): void {
+  handshake.catch((err: unknown) => bridge.failed?.(`handshake error: ${(err as Error).message}`));
+}
+
 const DTLS_CONTENT_ALERT = 21;
 
 export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
@@ -92,7 +125,7 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   private _state: DtlsState = 'new';
   private readonly opts: DtlsTransportOptions;
   private readonly clock: Clock;
-  private readonly bridge: WeriftTransport;
+  private readonly bridge: Bridge;
   private socket: WeriftSocket | undefined;
   private srtpKeys: SrtpKeys | null = null;
   private profileName: SrtpProfileName | null = null;
@@ -106,6 +139,8 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   private lastResendAt = -Infinity;
   private retransmitTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
+  /** Drops the server's last flight 10 s after the handshake; cancelled at close, or it holds the whole transport for those 10 s. */
+  private flightTimer: Timer | undefined;
 
   readonly stats = {
     datagramsIn: 0,
@@ -121,15 +156,8 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
     this.role = opts.role;
     this.clock = opts.clock ?? systemClock;
     this.rto = opts.initialRetransmitMs ?? 100;
-    this.bridge = {
-      type: 'udp',
-      address: { address: '', family: 'IPv4', port: 0 },
-      closed: false,
-      onData: () => {},
-      send: async (buf) => this.onWeriftSend(buf),
-      // werift closes its transport on close(); the socket is shared, so this does nothing.
-      close: async () => {},
-    };
+    this.bridge = createBridge();
+    this.bridge.target = (buf) => this.onWeriftSend(buf);
   }
 
   get state(): DtlsState {
@@ -171,7 +199,8 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
       this.opts.handshakeTimeoutMs ?? 30_000,
     );
     if (socket instanceof DtlsClient) {
-      socket.connect().catch((err: unknown) => this.fail(`handshake error: ${(err as Error).message}`));
+      this.bridge.failed = (reason) => this.fail(reason);
+      reportRejection(socket.connect(), this.bridge);
     }
   }
 
@@ -275,7 +304,7 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
     // The server keeps its last flight for a while: if the client resends its
     // Finished flight, ours (ChangeCipherSpec + Finished) was lost.
     if (this.role === 'client') this.flight = [];
-    else this.clock.setTimeout(() => (this.flight = []), 10_000);
+    else this.flightTimer = this.clock.setTimeout(() => (this.flight = []), 10_000);
     this.emit('connected', this.srtpKeys);
   }
 
@@ -312,11 +341,22 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   private teardown(): void {
     this.stopRetransmitTimer();
     this.handshakeTimer?.cancel();
+    this.flightTimer?.cancel();
     this.flight = [];
+    // werift's flight loop reaches this transport (and through it the peer and
+    // its tracks) through the bridge: cut it so a closed transport can be collected at once.
+    this.bridge.target = undefined;
+    this.bridge.failed = undefined;
     const s = this.socket;
     this.socket = undefined;
     if (s) {
-      s.onData.allUnsubscribe?.();
+      // Its handshake may still be awaiting a flight retransmission (werift keeps
+      // that loop, and so the socket, alive for up to ~33 s): drop our listeners.
+      for (const ev of [s.onData, s.onConnect, s.onError, s.onClose]) ev.allUnsubscribe?.();
+      // ...and end that loop at its next wake-up (it stops once the context's flight
+      // number passes the one it waits for): its ref'd timers would otherwise hold a
+      // stopping daemon open for up to ~33 s after the last unfinished handshake.
+      s.dtls.flight = Number.MAX_SAFE_INTEGER;
       try {
         s.close();
       } catch {

@@ -2,29 +2,94 @@
  * Prometheus metrics (prom-client), served at `/metrics`.
  *
  * Nothing here runs per packet: the data plane keeps plain counters on its
- * objects (transports, muxes, peers) and the registry reads them at scrape
- * time. Counters survive the objects that produced them: when a transport
- * closes or a peer leaves, its final numbers move into `retired` totals.
- * Labels are bounded (direction, kind, reason, method); nothing is labelled
- * per peer or room.
+ * objects (muxes, transports, producers, consumers, peers) and the registry
+ * reads them at scrape time. Counters survive the objects that produced them:
+ * when a transport, producer, consumer or peer closes, its final numbers move
+ * into `retired` totals, so every counter only grows. Objects are followed
+ * through their lifecycle events (a room's `produceradded`, a producer's
+ * `consumer`, `close`), never found by walking per packet.
+ *
+ * Labels are bounded (direction, kind, state, reason, method, shard); nothing
+ * is labelled per peer or room unless `perPeerLabels` asks for it.
+ *
+ * README's "Metrics" section is generated from this registry (`metricsCatalog`).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WebRtcServer } from '../transport/webrtc-server.js';
 import type { WebRtcTransport } from '../transport/webrtc-transport.js';
-import type { RoomRegistry, RoomMember } from '../router/room.js';
-import type { SignalWsServer } from '../signal/jsonrpc/ws-server.js';
+import type { UdpMux } from '../transport/udp-mux.js';
+import type { Room, RoomMember, RoomRegistry } from '../router/room.js';
+import type { MediaKind, Producer } from '../router/producer.js';
+import type { Consumer } from '../router/consumer.js';
+import type { SignalWsStats } from '../signal/jsonrpc/ws-server.js';
+import type { RpcRequestObserver } from '../signal/jsonrpc/types.js';
+import type { WebhookStats } from '../webhooks/notifier.js';
+import { EventLoopMetrics } from './event-loop.js';
+import { registerSignalMetrics, registerWebhookMetrics, type RpcTransport } from './control-plane.js';
+import type { LinkQualitySink } from './link-quality.js';
+import { scraped, type Labels, type ScrapedMetric } from './define.js';
+
+export interface MetricsOptions {
+  /** Value of the `shard` label on event-loop metrics (default `main`). */
+  shard?: string;
+  /**
+   * Adds per-peer series labelled by room `sid` and peer `uid`. Their number
+   * grows with the peers online: meant for small deployments and debugging.
+   */
+  perPeerLabels?: boolean;
+}
 
 export interface MetricsSources {
   media: () => WebRtcServer | undefined;
   rooms: RoomRegistry;
-  signal: SignalWsServer;
+  signal: () => SignalWsStats;
+  webhooks?: () => WebhookStats | undefined;
 }
 
-const TRANSPORT_COUNTERS = ['rtpPacketsIn', 'rtpBytesIn', 'rtcpPacketsIn', 'rtpPacketsOut', 'rtpBytesOut', 'rtcpPacketsOut'] as const;
-type TransportCounter = (typeof TRANSPORT_COUNTERS)[number];
+type Direction = 'in' | 'out';
+const KINDS = ['audio', 'video', 'rtx', 'rtcp'] as const;
+type TrafficKind = (typeof KINDS)[number];
+interface Traffic {
+  packets: number;
+  bytes: number;
+}
+type TrafficTable = Record<Direction, Record<TrafficKind, Traffic>>;
 
-const PEER_RTCP = ['nacksSent', 'nackedSeqs', 'nacksReceived', 'retransmitted', 'rtxReceived', 'receiverReports', 'senderReports', 'twccFeedback', 'remb'] as const;
+const PEER_RTCP = [
+  'nacksSent',
+  'nackedSeqs',
+  'nacksReceived',
+  'retransmitted',
+  'rtxReceived',
+  'rtxBytes',
+  'receiverReports',
+  'senderReports',
+  'twccFeedback',
+  'remb',
+  'pliSent',
+  'firSent',
+  'pliReceived',
+  'firReceived',
+  'senderReportsReceived',
+  'reportsReceived',
+] as const;
 type PeerRtcpCounter = (typeof PEER_RTCP)[number];
+
+/** RTCP messages by direction and type, from the peers' counters. */
+const FEEDBACK: readonly [Direction, string, PeerRtcpCounter][] = [
+  ['out', 'nack', 'nacksSent'],
+  ['out', 'pli', 'pliSent'],
+  ['out', 'fir', 'firSent'],
+  ['out', 'twcc', 'twccFeedback'],
+  ['out', 'remb', 'remb'],
+  ['out', 'rr', 'receiverReports'],
+  ['out', 'sr', 'senderReports'],
+  ['in', 'nack', 'nacksReceived'],
+  ['in', 'pli', 'pliReceived'],
+  ['in', 'fir', 'firReceived'],
+  ['in', 'sr', 'senderReportsReceived'],
+  ['in', 'rr', 'reportsReceived'],
+];
 
 /** Close reasons folded into a bounded label set. */
 export function closeReasonClass(reason: string): string {
@@ -38,157 +103,330 @@ export function closeReasonClass(reason: string): string {
   return 'other';
 }
 
+/** `unknownPayloadType` -> `unknown-payload-type`: producer and consumer drop keys as label values. */
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function emptyTraffic(): TrafficTable {
+  const row = (): Record<TrafficKind, Traffic> =>
+    Object.fromEntries(KINDS.map((k) => [k, { packets: 0, bytes: 0 }])) as Record<TrafficKind, Traffic>;
+  return { in: row(), out: row() };
+}
+
+function addTo(map: Map<string, number>, key: string, n: number): void {
+  if (n !== 0) map.set(key, (map.get(key) ?? 0) + n);
+}
+
+/** One consistent reading of every counter, shared by the metrics of one scrape. */
+interface Snapshot {
+  traffic: TrafficTable;
+  drops: Map<string, number>;
+  rtcp: Record<PeerRtcpCounter, number>;
+  keyframes: number;
+  retransmitMisses: number;
+}
+
+/** Counters of objects that are gone. */
+class Retired {
+  readonly traffic = emptyTraffic();
+  readonly drops = new Map<string, number>();
+  readonly rtcp = Object.fromEntries(PEER_RTCP.map((k) => [k, 0])) as Record<PeerRtcpCounter, number>;
+  keyframes = 0;
+  retransmitMisses = 0;
+}
+
+const LOSS_BUCKETS = [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1];
+const JITTER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5];
+const RTT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6];
+
 export class SfuMetrics {
   readonly registry = new Registry();
-  private readonly retiredTransport = Object.fromEntries(TRANSPORT_COUNTERS.map((k) => [k, 0])) as Record<TransportCounter, number>;
-  private readonly retiredTransportDrops = new Map<string, number>();
-  private readonly retiredRtcp = Object.fromEntries(PEER_RTCP.map((k) => [k, 0])) as Record<PeerRtcpCounter, number>;
+  private readonly retired = new Retired();
   private readonly closes = new Map<string, number>();
   private readonly watchedServers = new WeakSet<WebRtcServer>();
+  /** Live producers and their publisher; live consumers. */
+  private readonly producers = new Map<Producer, RoomMember>();
+  private readonly consumers = new Set<Consumer>();
+  /** Per-peer ingress of closed producers (only with perPeerLabels), until the peer leaves. */
+  private readonly peerRetiredIn = new Map<RoomMember, Traffic>();
+  private readonly perPeer: boolean;
+  private readonly iceStates: Counter<'state'>;
+  private readonly dtlsStates: Counter<'state'>;
+  private readonly eventLoop: EventLoopMetrics;
+  private snap: Snapshot | undefined;
+  private snapAt = -Infinity;
+  /** Loss, jitter and RTT from report blocks, for `IonPeer`. */
+  readonly linkQuality: LinkQualitySink;
+  /** A request observer for a JSON-RPC endpoint (`ws` signalling or `http` admin). */
+  readonly rpcObserver: (transport: RpcTransport) => RpcRequestObserver;
 
-  constructor(private readonly src: MetricsSources) {
+  constructor(
+    private readonly src: MetricsSources,
+    opts: MetricsOptions = {},
+  ) {
+    this.perPeer = opts.perPeerLabels === true;
     collectDefaultMetrics({ register: this.registry, prefix: 'sfud_' });
-    src.rooms.on('room', (room) => room.on('memberleft', (m) => this.retirePeer(m)));
-    // prom-client calls collect() with `this` bound to the metric, so the registry is reached through `self`.
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
-    const reg = [this.registry];
+    src.rooms.on('room', (room) => this.watchRoom(room));
+    const registers = [this.registry];
+    const def = (m: ScrapedMetric): void => scraped(this.registry, m);
+    this.eventLoop = new EventLoopMetrics({ registry: this.registry, shard: opts.shard ?? 'main' });
+    const byKind = (items: Iterable<{ kind: MediaKind }>): [Labels, number][] => {
+      const n = { audio: 0, video: 0 };
+      for (const x of items) n[x.kind]++;
+      return [
+        [{ kind: 'audio' }, n.audio],
+        [{ kind: 'video' }, n.video],
+      ];
+    };
+    const perMux = (read: (m: UdpMux['stats']) => [number, number]): [Labels, number][] => {
+      let a = 0;
+      let b = 0;
+      for (const m of this.media()?.muxes ?? []) {
+        const [x, y] = read(m.stats);
+        a += x;
+        b += y;
+      }
+      return [
+        [{ direction: 'in' }, a],
+        [{ direction: 'out' }, b],
+      ];
+    };
+    const traffic = (field: keyof Traffic) => (): [Labels, number][] => {
+      const t = this.snapshot().traffic;
+      return (['in', 'out'] as const).flatMap((direction) => KINDS.map((kind): [Labels, number] => [{ direction, kind }, t[direction][kind][field]]));
+    };
+    const trafficHelp =
+      'by direction (in: from publishers and clients, out: to subscribers and clients) and kind (audio, video: first transmissions; rtx: retransmissions, RTX restored from publishers in, served from the store to subscribers out; rtcp: compound RTCP)';
 
-    new Gauge({
-      name: 'sfud_rooms',
-      help: 'Rooms open',
-      registers: reg,
-      collect() {
-        this.set(self.src.rooms.list.length);
-      },
-    });
-    new Gauge({
-      name: 'sfud_peers',
-      help: 'Peers joined, over all rooms',
-      registers: reg,
-      collect() {
-        this.set(self.src.rooms.list.reduce((n, r) => n + r.memberCount, 0));
-      },
-    });
-    new Gauge({
+    // ---- objects ----
+    def({ type: 'gauge', name: 'sfud_rooms', help: 'Rooms open (ion-sfu sessions)', read: () => src.rooms.list.length });
+    def({ type: 'gauge', name: 'sfud_peers', help: 'Peers joined, over all rooms', read: () => src.rooms.list.reduce((n, r) => n + r.memberCount, 0) });
+    def({
+      type: 'gauge',
       name: 'sfud_transports',
       help: 'WebRTC transports open (two per peer: publisher and subscriber)',
-      registers: reg,
-      collect() {
-        this.set(self.media()?.transportCount ?? 0);
-      },
+      read: () => this.media()?.transportCount ?? 0,
     });
-    new Gauge({
-      name: 'sfud_producers',
-      help: 'Incoming tracks',
-      labelNames: ['kind'],
-      registers: reg,
-      collect() {
-        const n = { audio: 0, video: 0 };
-        for (const r of self.src.rooms.list) for (const p of r.producers) n[p.kind]++;
-        this.set({ kind: 'audio' }, n.audio);
-        this.set({ kind: 'video' }, n.video);
-      },
+    def({ type: 'gauge', name: 'sfud_producers', help: 'Incoming tracks', labelNames: ['kind'], read: () => byKind(this.producers.keys()) });
+    def({ type: 'gauge', name: 'sfud_consumers', help: 'Outgoing tracks (one per subscriber and track)', labelNames: ['kind'], read: () => byKind(this.consumers) });
+
+    // ---- ICE / DTLS ----
+    this.iceStates = new Counter({
+      name: 'sfud_ice_state_changes_total',
+      help: 'ICE state changes of transports, by new state (ICE-lite: connected, completed, disconnected, closed)',
+      labelNames: ['state'],
+      registers,
     });
-    new Counter({
-      name: 'sfud_rtp_packets_total',
-      help: 'RTP packets received from publishers (in) and sent to subscribers (out), after SRTP',
-      labelNames: ['direction'],
-      registers: reg,
-      collect() {
-        const t = self.transportTotals();
-        this.reset();
-        this.inc({ direction: 'in' }, t.rtpPacketsIn);
-        this.inc({ direction: 'out' }, t.rtpPacketsOut);
-      },
+    this.dtlsStates = new Counter({
+      name: 'sfud_dtls_state_changes_total',
+      help: 'DTLS state changes of transports, by new state (failed counts handshake failures)',
+      labelNames: ['state'],
+      registers,
     });
-    new Counter({
-      name: 'sfud_rtp_bytes_total',
-      help: 'RTP bytes (plaintext) received and sent',
-      labelNames: ['direction'],
-      registers: reg,
-      collect() {
-        const t = self.transportTotals();
-        this.reset();
-        this.inc({ direction: 'in' }, t.rtpBytesIn);
-        this.inc({ direction: 'out' }, t.rtpBytesOut);
-      },
-    });
-    new Counter({
-      name: 'sfud_rtcp_packets_total',
-      help: 'RTCP compound packets received and sent',
-      labelNames: ['direction'],
-      registers: reg,
-      collect() {
-        const t = self.transportTotals();
-        this.reset();
-        this.inc({ direction: 'in' }, t.rtcpPacketsIn);
-        this.inc({ direction: 'out' }, t.rtcpPacketsOut);
-      },
-    });
-    new Counter({
-      name: 'sfud_drops_total',
-      help: 'Datagrams and packets dropped, by reason (the data plane never throws: it counts)',
-      labelNames: ['reason'],
-      registers: reg,
-      collect() {
-        this.reset();
-        for (const [reason, n] of self.dropTotals()) this.inc({ reason }, n);
-      },
-    });
-    new Counter({
+    def({
+      type: 'counter',
       name: 'sfud_transports_closed_total',
-      help: 'WebRTC transports closed, by reason class',
+      help: 'WebRTC transports closed, by reason class (failures: ice-timeout, consent-expired, dtls-failed)',
       labelNames: ['reason'],
-      registers: reg,
-      collect() {
-        self.watchMedia();
-        this.reset();
-        for (const [reason, n] of self.closes) this.inc({ reason }, n);
+      read: () => {
+        this.watchMedia();
+        return [...this.closes].map(([reason, n]) => [{ reason }, n] as const);
       },
     });
-    new Counter({
-      name: 'sfud_rtcp_feedback_total',
-      help: 'RTCP feedback by kind: NACKs sent to publishers and received from subscribers, NACKed sequence numbers, retransmissions served from the store, RTX restored, reports and congestion feedback sent',
-      labelNames: ['kind'],
-      registers: reg,
-      collect() {
-        const t = self.rtcpTotals();
-        this.reset();
-        for (const k of PEER_RTCP) this.inc({ kind: k }, t[k]);
-      },
+
+    // ---- media traffic ----
+    def({ type: 'counter', name: 'sfud_packets_total', help: `Media packets ${trafficHelp}`, labelNames: ['direction', 'kind'], read: traffic('packets') });
+    def({
+      type: 'counter',
+      name: 'sfud_bytes_total',
+      help: `Media bytes (RTP/RTCP without SRTP overhead) ${trafficHelp}`,
+      labelNames: ['direction', 'kind'],
+      read: traffic('bytes'),
     });
-    new Gauge({
-      name: 'sfud_signal_sockets',
-      help: 'Signalling WebSockets open',
-      registers: reg,
-      collect() {
-        this.set(self.src.signal.getStats().socketsOpen);
-      },
-    });
-    new Counter({
-      name: 'sfud_signal_frames_total',
-      help: 'Signalling WebSocket frames received (in) and sent (out)',
+    def({
+      type: 'counter',
+      name: 'sfud_udp_datagrams_total',
+      help: 'Datagrams through the media sockets (STUN, DTLS and SRTP), by direction',
       labelNames: ['direction'],
-      registers: reg,
-      collect() {
-        const s = self.src.signal.getStats();
-        this.reset();
-        this.inc({ direction: 'in' }, s.framesIn);
-        this.inc({ direction: 'out' }, s.framesOut);
+      read: () => perMux((s) => [s.datagramsIn, s.datagramsOut]),
+    });
+    def({
+      type: 'counter',
+      name: 'sfud_udp_bytes_total',
+      help: 'Bytes through the media sockets, by direction',
+      labelNames: ['direction'],
+      read: () => perMux((s) => [s.bytesIn, s.bytesOut]),
+    });
+    def({
+      type: 'counter',
+      name: 'sfud_udp_send_errors_total',
+      help: 'Media socket send errors (ICMP unreachable, full buffers)',
+      read: () => (this.media()?.muxes ?? []).reduce((n, m) => n + m.stats.sendErrors, 0),
+    });
+    def({
+      type: 'counter',
+      name: 'sfud_drops_total',
+      help: 'Packets not forwarded, by stage (mux: UDP demux, transport: DTLS/SRTP, producer: ingress parsing, consumer: per-subscriber forwarding, paused and keyframe waits included) and reason. The data plane never throws: it counts',
+      labelNames: ['stage', 'reason'],
+      read: () =>
+        [...this.snapshot().drops].map(([key, n]) => {
+          const colon = key.indexOf(':');
+          return [{ stage: key.slice(0, colon), reason: key.slice(colon + 1) }, n] as const;
+        }),
+    });
+    def({ type: 'counter', name: 'sfud_keyframes_received_total', help: 'Video keyframes received from publishers', read: () => this.snapshot().keyframes });
+
+    // ---- RTCP feedback ----
+    def({
+      type: 'counter',
+      name: 'sfud_rtcp_feedback_total',
+      help: 'RTCP messages by direction (in: from clients, out: to clients) and type: nack, pli, fir, twcc, remb, rr (report blocks, from subscribers in), sr',
+      labelNames: ['direction', 'type'],
+      read: () => {
+        const r = this.snapshot().rtcp;
+        return FEEDBACK.map(([direction, type, key]) => [{ direction, type }, r[key]] as const);
       },
     });
-    new Counter({
-      name: 'sfud_signal_errors_total',
-      help: 'JSON-RPC error replies on the signalling socket, by cause',
-      labelNames: ['cause'],
-      registers: reg,
-      collect() {
-        const e = self.src.signal.getStats().errors;
-        this.reset();
-        for (const [cause, n] of Object.entries(e)) this.inc({ cause }, n);
-      },
+    def({ type: 'counter', name: 'sfud_nacked_packets_total', help: 'Sequence numbers sfud asked publishers to resend in its NACKs', read: () => this.snapshot().rtcp.nackedSeqs });
+    def({
+      type: 'counter',
+      name: 'sfud_retransmission_misses_total',
+      help: 'Packets subscribers NACKed that were no longer in the retransmission store',
+      read: () => this.snapshot().retransmitMisses,
     });
+
+    // ---- link quality, sampled per report block (about once a second per stream) ----
+    const linkHistogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, labelNames: ['direction', 'kind'], buckets, registers });
+    const loss = linkHistogram(
+      'sfud_fraction_lost',
+      'Fraction of packets lost per report interval (in: publisher to sfud, from sfud receive statistics; out: sfud to subscriber, from subscriber receiver reports)',
+      LOSS_BUCKETS,
+    );
+    const jitter = linkHistogram(
+      'sfud_jitter_seconds',
+      'Interarrival jitter per report (in: publisher to sfud; out: sfud to subscriber, as the subscriber reports it)',
+      JITTER_BUCKETS,
+    );
+    const rtt = linkHistogram('sfud_rtt_seconds', 'Round-trip time from LSR/DLSR of report blocks (out: sfud to subscriber and back)', RTT_BUCKETS);
+    this.linkQuality = {
+      ingress(kind: MediaKind, fractionLost: number, jitterSeconds: number): void {
+        loss.observe({ direction: 'in', kind }, fractionLost);
+        jitter.observe({ direction: 'in', kind }, jitterSeconds);
+      },
+      egress(kind: MediaKind, fractionLost: number, jitterSeconds: number, rttSeconds: number): void {
+        loss.observe({ direction: 'out', kind }, fractionLost);
+        jitter.observe({ direction: 'out', kind }, jitterSeconds);
+        if (rttSeconds >= 0) rtt.observe({ direction: 'out', kind }, rttSeconds);
+      },
+    };
+
+    this.rpcObserver = registerSignalMetrics(this.registry, src.signal);
+    registerWebhookMetrics(this.registry, () => src.webhooks?.());
+
+    if (this.perPeer) this.registerPerPeer();
+  }
+
+  /** Opt-in per-peer series (`perPeerLabels`): cardinality grows with the peers online. */
+  private registerPerPeer(): void {
+    const perPeer = (field: keyof Traffic) => (): [Labels, number][] => {
+      const out: [Labels, number][] = [];
+      for (const room of this.src.rooms.list) {
+        for (const m of room.memberList) {
+          const labels = { sid: room.sid, uid: m.uid };
+          out.push([{ ...labels, direction: 'in' }, this.peerIngress(m)[field]], [{ ...labels, direction: 'out' }, m.egressStats()[field]]);
+        }
+      }
+      return out;
+    };
+    scraped(this.registry, {
+      type: 'counter',
+      name: 'sfud_peer_packets_total',
+      help: 'RTP packets per peer (only with perPeerLabels): in from its tracks, out to it; the series goes when the peer leaves',
+      labelNames: ['sid', 'uid', 'direction'],
+      read: perPeer('packets'),
+    });
+    scraped(this.registry, {
+      type: 'counter',
+      name: 'sfud_peer_bytes_total',
+      help: 'RTP bytes per peer (only with perPeerLabels)',
+      labelNames: ['sid', 'uid', 'direction'],
+      read: perPeer('bytes'),
+    });
+  }
+
+  private peerIngress(m: RoomMember): Traffic {
+    const out = { ...(this.peerRetiredIn.get(m) ?? { packets: 0, bytes: 0 }) };
+    for (const p of m.producers) {
+      out.packets += p.stats.packets;
+      out.bytes += p.stats.bytes;
+    }
+    return out;
+  }
+
+  // ---- following objects through their lifecycle ----
+
+  private watchRoom(room: Room): void {
+    room.on('produceradded', (member, producer) => this.watchProducer(member, producer));
+    room.on('memberleft', (m) => this.retirePeer(m));
+  }
+
+  private watchProducer(member: RoomMember, p: Producer): void {
+    if (this.producers.has(p)) return;
+    this.producers.set(p, member);
+    p.on('consumer', (c) => this.watchConsumer(c));
+    p.once('close', () => this.retireProducer(p));
+  }
+
+  private watchConsumer(c: Consumer): void {
+    if (this.consumers.has(c)) return;
+    this.consumers.add(c);
+    c.once('close', () => this.retireConsumer(c));
+  }
+
+  private retireProducer(p: Producer): void {
+    const member = this.producers.get(p);
+    if (!member) return;
+    this.producers.delete(p);
+    const t = this.retired.traffic.in[p.kind];
+    t.packets += p.stats.packets;
+    t.bytes += p.stats.bytes;
+    this.retired.keyframes += p.stats.keyframes;
+    for (const [r, n] of Object.entries(p.stats.drops)) addTo(this.retired.drops, `producer:${kebab(r)}`, n);
+    if (this.perPeer) {
+      const acc = this.peerRetiredIn.get(member) ?? { packets: 0, bytes: 0 };
+      acc.packets += p.stats.packets;
+      acc.bytes += p.stats.bytes;
+      this.peerRetiredIn.set(member, acc);
+    }
+  }
+
+  private retireConsumer(c: Consumer): void {
+    if (!this.consumers.delete(c)) return;
+    const out = this.retired.traffic.out;
+    out[c.kind].packets += c.stats.packets;
+    out[c.kind].bytes += c.stats.bytes;
+    out.rtx.packets += c.stats.retransmitted;
+    out.rtx.bytes += c.stats.retransmittedBytes;
+    this.retired.retransmitMisses += c.stats.retransmitMisses;
+    for (const [r, n] of Object.entries(c.stats.drops)) addTo(this.retired.drops, `consumer:${kebab(r)}`, n);
+  }
+
+  private retirePeer(m: RoomMember): void {
+    for (const k of PEER_RTCP) this.retired.rtcp[k] += m.rtcpStats[k] ?? 0;
+    this.peerRetiredIn.delete(m);
+  }
+
+  private retireTransport(t: WebRtcTransport, reason: string): void {
+    const r = this.retired.traffic;
+    r.in.rtcp.packets += t.stats.rtcpPacketsIn;
+    r.in.rtcp.bytes += t.stats.rtcpBytesIn;
+    r.out.rtcp.packets += t.stats.rtcpPacketsOut;
+    r.out.rtcp.bytes += t.stats.rtcpBytesOut;
+    for (const [reason, n] of Object.entries(t.stats.drops)) addTo(this.retired.drops, `transport:${reason}`, n);
+    const c = closeReasonClass(reason);
+    this.closes.set(c, (this.closes.get(c) ?? 0) + 1);
   }
 
   private media(): WebRtcServer | undefined {
@@ -197,56 +435,90 @@ export class SfuMetrics {
     return m;
   }
 
-  /** Starts retiring the final counters of closing transports (once per server). */
+  /** Follows the media server's transports (once per server): states, and final counters at close. */
   private watchMedia(): void {
     const m = this.src.media();
     if (!m || this.watchedServers.has(m)) return;
     this.watchedServers.add(m);
+    m.on('transport', (t) => {
+      t.on('icestatechange', (state) => this.iceStates.inc({ state }));
+      t.on('dtlsstatechange', (state) => this.dtlsStates.inc({ state }));
+    });
     m.on('transportclose', (t, reason) => this.retireTransport(t, reason));
   }
 
-  /** Called by the owner as soon as the media server exists, so no close is missed. */
+  /** Called by the owner as soon as the media server exists, so no transport is missed. */
   attach(): void {
     this.watchMedia();
   }
 
-  private retireTransport(t: WebRtcTransport, reason: string): void {
-    for (const k of TRANSPORT_COUNTERS) this.retiredTransport[k] += t.stats[k];
-    for (const [r, n] of Object.entries(t.stats.drops)) this.retiredTransportDrops.set(r, (this.retiredTransportDrops.get(r) ?? 0) + n);
-    const c = closeReasonClass(reason);
-    this.closes.set(c, (this.closes.get(c) ?? 0) + 1);
-  }
+  // ---- reading ----
 
-  private retirePeer(m: RoomMember): void {
-    for (const k of PEER_RTCP) this.retiredRtcp[k] += m.rtcpStats[k] ?? 0;
-  }
-
-  private transportTotals(): Record<TransportCounter, number> {
-    const out = { ...this.retiredTransport };
-    const media = this.media();
-    if (media) for (const t of media.transports) for (const k of TRANSPORT_COUNTERS) out[k] += t.stats[k];
-    return out;
-  }
-
-  private dropTotals(): Map<string, number> {
-    const out = new Map(this.retiredTransportDrops);
-    const add = (r: string, n: number): void => void out.set(r, (out.get(r) ?? 0) + n);
+  /**
+   * Every counter, live objects plus retired totals. One reading serves all
+   * metrics of a scrape (cached for 50 ms), so they agree with each other.
+   */
+  private snapshot(): Snapshot {
+    const now = performance.now();
+    if (this.snap && now - this.snapAt < 50) return this.snap;
+    const r = this.retired;
+    const traffic = structuredClone(r.traffic);
+    const drops = new Map(r.drops);
+    const rtcp = { ...r.rtcp };
+    let keyframes = r.keyframes;
+    let retransmitMisses = r.retransmitMisses;
+    for (const p of this.producers.keys()) {
+      const t = traffic.in[p.kind];
+      t.packets += p.stats.packets;
+      t.bytes += p.stats.bytes;
+      keyframes += p.stats.keyframes;
+      for (const [reason, n] of Object.entries(p.stats.drops)) addTo(drops, `producer:${kebab(reason)}`, n);
+    }
+    for (const c of this.consumers) {
+      const t = traffic.out;
+      t[c.kind].packets += c.stats.packets;
+      t[c.kind].bytes += c.stats.bytes;
+      t.rtx.packets += c.stats.retransmitted;
+      t.rtx.bytes += c.stats.retransmittedBytes;
+      retransmitMisses += c.stats.retransmitMisses;
+      for (const [reason, n] of Object.entries(c.stats.drops)) addTo(drops, `consumer:${kebab(reason)}`, n);
+    }
+    for (const room of this.src.rooms.list) for (const m of room.memberList) for (const k of PEER_RTCP) rtcp[k] += m.rtcpStats[k] ?? 0;
+    // RTX restored from publishers reaches its producer as video: count it once, as rtx.
+    traffic.in.rtx.packets = rtcp.rtxReceived;
+    traffic.in.rtx.bytes = rtcp.rtxBytes;
+    traffic.in.video.packets -= rtcp.rtxReceived;
+    traffic.in.video.bytes -= rtcp.rtxBytes;
     const media = this.media();
     if (media) {
-      for (const t of media.transports) for (const [r, n] of Object.entries(t.stats.drops)) add(r, n);
-      for (const mux of media.muxes) for (const [r, n] of Object.entries(mux.stats.drops)) add(r, n);
+      for (const t of media.transports) {
+        traffic.in.rtcp.packets += t.stats.rtcpPacketsIn;
+        traffic.in.rtcp.bytes += t.stats.rtcpBytesIn;
+        traffic.out.rtcp.packets += t.stats.rtcpPacketsOut;
+        traffic.out.rtcp.bytes += t.stats.rtcpBytesOut;
+        for (const [reason, n] of Object.entries(t.stats.drops)) addTo(drops, `transport:${reason}`, n);
+      }
+      for (const mux of media.muxes) for (const [reason, n] of Object.entries(mux.stats.drops)) addTo(drops, `mux:${reason}`, n);
     }
-    return out;
+    this.snap = { traffic, drops, rtcp, keyframes, retransmitMisses };
+    this.snapAt = now;
+    return this.snap;
   }
 
-  private rtcpTotals(): Record<PeerRtcpCounter, number> {
-    const out = { ...this.retiredRtcp };
-    for (const r of this.src.rooms.list) for (const m of r.memberList) for (const k of PEER_RTCP) out[k] += m.rtcpStats[k] ?? 0;
-    return out;
+  /** Cumulative drops keyed `stage:reason` (for the rate-limited drop log). */
+  dropTotals(): ReadonlyMap<string, number> {
+    this.snap = undefined;
+    return this.snapshot().drops;
   }
 
   /** The exposition text for `/metrics`. */
   async text(): Promise<{ contentType: string; body: string }> {
+    this.snap = undefined;
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** Stops the event-loop sampling timer. */
+  close(): void {
+    this.eventLoop.close();
   }
 }

@@ -178,6 +178,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     keyframeRequests: 0,
     resyncs: 0,
     retransmitted: 0,
+    retransmittedBytes: 0,
     retransmitMisses: 0,
     retransmitGuarded: 0,
     layerSwitches: 0,
@@ -627,6 +628,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At)) return false;
     q.sentMs[i] = now;
     this.stats.retransmitted++;
+    this.stats.retransmittedBytes += len;
     return true;
   }
 

@@ -108,7 +108,8 @@ export class ProducerEncoding {
   readonly descriptors: CodecDescriptors = createCodecDescriptors();
   readonly receiveStats: ReceiveStatistics;
   readonly nack: NackGenerator | undefined;
-  readonly store: RetransmissionStore | undefined;
+  /** Copies of recent packets, serving subscribers' NACKs (video only; released when the producer closes). */
+  store: RetransmissionStore | undefined;
   readonly keyframe: KeyframeRequester;
   /** Latest sender report: NTP time (ms since 1900) and the RTP timestamp it maps to; ntp < 0 before one. */
   srNtpMs = -1;
@@ -188,6 +189,8 @@ export interface ProducerEvents {
   resume: [];
   /** The encodings' layer ranking changed (non-ion rids ranked by observed resolution). */
   layerschange: [];
+  /** A consumer started reading this producer (metrics follow consumers through this). */
+  consumer: [consumer: Consumer];
 }
 
 const ION_RIDS = new Set(['q', 'h', 'f']);
@@ -422,6 +425,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
   addConsumer(c: Consumer): void {
     if (this.consumers.includes(c)) return;
     this.consumers = [...this.consumers, c];
+    this.emit('consumer', c);
   }
 
   removeConsumer(c: Consumer): void {
@@ -452,6 +456,13 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this.consumers = [];
     for (const c of list) c.producerClosed();
     this.emit('close');
+    // A closed producer can stay referenced for long (a subscriber keeps an ended
+    // subscription's m-line and its description): hold nothing big, and nothing
+    // that reaches the publisher, or one live peer keeps every peer it ever saw
+    // (and their retransmission stores) alive. Found by the churn soak.
+    for (const e of this.encodings) e.store = undefined;
+    this.opts.requestKeyframe = undefined;
+    this.audioLevelSink = undefined;
   }
 
   dump(): Record<string, unknown> {

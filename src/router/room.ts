@@ -74,7 +74,12 @@ export interface RoomEvents {
   /** The dominant speaker changed (a publisher's msid stream id; null: nobody, with silence detection). */
   dominantspeaker: [streamId: string | null];
   memberjoined: [member: RoomMember];
+  /** A member left, or was closed with the room. */
   memberleft: [member: RoomMember];
+  /** A member published a track (metrics and webhooks follow producers through these). */
+  produceradded: [member: RoomMember, producer: Producer];
+  /** A track of a member went away (unpublished, or its member left). */
+  producerremoved: [producer: Producer];
 }
 
 export class Room extends EventEmitter<RoomEvents> {
@@ -193,9 +198,11 @@ export class Room extends EventEmitter<RoomEvents> {
       };
     }
     for (const m of this.members.values()) if (m !== from) m.onProducerAdded(producer);
+    this.emit('produceradded', from, producer);
   }
 
   producerRemoved(producer: Producer): void {
+    this.emit('producerremoved', producer);
     if (producer.kind !== 'audio') return;
     const stillThere = this.producers.some((p) => p !== producer && p.kind === 'audio' && p.streamId === producer.streamId);
     if (!stillThere) {
@@ -289,7 +296,11 @@ export class Room extends EventEmitter<RoomEvents> {
     clearInterval(this.levelTimer);
     const members = [...this.members.values()];
     this.members.clear();
-    for (const m of members) m.close('room closed');
+    for (const m of members) {
+      m.close('room closed');
+      // The member can no longer find itself in the room to leave it: say it here.
+      this.emit('memberleft', m);
+    }
     this.emit('close');
   }
 }

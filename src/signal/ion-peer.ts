@@ -52,6 +52,7 @@ import type {
 } from './jsonrpc/types.js';
 import { SfuError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { observeReportBlocks, type LinkQualitySink } from '../metrics/link-quality.js';
 
 export const API_CHANNEL_LABEL = 'ion-sfu';
 /** ion-sfu's layer names (data channel `video`, `framerate`, `layers`). */
@@ -79,6 +80,8 @@ export interface IonPeerOptions {
   maxDataChannels?: number;
   /** A limit refused something (counted by the caller). */
   onRefusal?: (reason: 'tooManyDataChannels') => void;
+  /** Receives loss/jitter/RTT of report blocks in both directions (metrics). */
+  quality?: LinkQualitySink;
 }
 
 /** Where a publisher SSRC goes: a producer's encoding, as media or as its RTX stream. */
@@ -95,6 +98,8 @@ interface Subscription {
   ssrc: number;
   consumer: Consumer | undefined;
   active: boolean;
+  /** Stops listening for the producer's close (a live producer must not keep a departed subscriber). */
+  unwatch: () => void;
 }
 
 export class IonPeer implements SignalSession, RoomMember {
@@ -103,6 +108,8 @@ export class IonPeer implements SignalSession, RoomMember {
   private room: Room | undefined;
   private readonly opts: IonPeerOptions;
   private log: Logger;
+  /** The peer's logger with its ids, for its transports (they add their own subsystem tag). */
+  private peerLog: Logger;
   private pub: WebRtcTransport | undefined;
   private sub: WebRtcTransport | undefined;
   private readonly _producers: Producer[] = [];
@@ -117,6 +124,8 @@ export class IonPeer implements SignalSession, RoomMember {
   private readonly rtxPrimaryPt = new Map<Producer, Map<number, number>>();
   private readonly subscriptions: Subscription[] = [];
   private readonly consumerBySsrc = new Map<number, Consumer>();
+  /** Packets and bytes of subscriptions that ended. */
+  private readonly egressEnded = { packets: 0, bytes: 0 };
   private nextMid = 1;
   private readonly subSessionId = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
   private subSessionVersion = 0;
@@ -150,11 +159,31 @@ export class IonPeer implements SignalSession, RoomMember {
   /** Quiet audio of streams outside the loudest-K, dropped before decryption (and one in 50 let through). */
   readonly speakerStats = { decryptionsSkipped: 0, decryptionsSkippedBytes: 0 };
   private gateCounter = 0;
-  readonly rtcpStats = { nacksSent: 0, nackedSeqs: 0, receiverReports: 0, senderReports: 0, twccFeedback: 0, remb: 0, nacksReceived: 0, retransmitted: 0, rtxReceived: 0 };
+  readonly rtcpStats = {
+    nacksSent: 0,
+    nackedSeqs: 0,
+    receiverReports: 0,
+    senderReports: 0,
+    twccFeedback: 0,
+    remb: 0,
+    nacksReceived: 0,
+    retransmitted: 0,
+    /** RTX packets restored and taken by their producer, and their restored bytes. */
+    rtxReceived: 0,
+    rtxBytes: 0,
+    pliSent: 0,
+    firSent: 0,
+    pliReceived: 0,
+    firReceived: 0,
+    /** SRs from the publisher; RRs/SRs from the subscriber. */
+    senderReportsReceived: 0,
+    reportsReceived: 0,
+  };
 
   constructor(opts: IonPeerOptions) {
     this.opts = opts;
     this.log = opts.logger;
+    this.peerLog = opts.logger;
   }
 
   get producers(): readonly Producer[] {
@@ -174,7 +203,8 @@ export class IonPeer implements SignalSession, RoomMember {
     const offer = p.config.noPublish ? undefined : parseSessionDescription(p.offer.sdp);
     this.uid = p.uid || randomUUID();
     this.noAutoSubscribe = p.config.noAutoSubscribe;
-    this.log = this.opts.logger.child({ sid: p.sid, uid: this.uid });
+    this.peerLog = this.opts.logger.child({ sid: p.sid, uid: this.uid });
+    this.log = this.peerLog.child({ sub: 'peer' });
     const answer = offer && this.openPublisher(offer);
     if (!p.config.noSubscribe) this.openSubscriber();
 
@@ -190,7 +220,7 @@ export class IonPeer implements SignalSession, RoomMember {
   }
 
   private openPublisher(offer: ReturnType<typeof parseSessionDescription>): ReturnType<typeof createPublisherAnswer> {
-    const pub = this.opts.server.createWebRtcTransport({ enableSctp: true, appData: { role: 'publisher', uid: this.uid } });
+    const pub = this.opts.server.createWebRtcTransport({ enableSctp: true, appData: { role: 'publisher', uid: this.uid }, logger: this.peerLog });
     let answer: ReturnType<typeof createPublisherAnswer>;
     try {
       answer = createPublisherAnswer(offer, this.localDescription(pub));
@@ -214,7 +244,7 @@ export class IonPeer implements SignalSession, RoomMember {
   }
 
   private openSubscriber(): void {
-    const sub = this.opts.server.createWebRtcTransport({ enableSctp: true, appData: { role: 'subscriber', uid: this.uid } });
+    const sub = this.opts.server.createWebRtcTransport({ enableSctp: true, appData: { role: 'subscriber', uid: this.uid }, logger: this.peerLog });
     this.sub = sub;
     sub.onRtcp = (buf, len) => this.onSubscriberRtcp(buf, len);
     sub.on('dtlsstatechange', (state) => {
@@ -279,8 +309,8 @@ export class IonPeer implements SignalSession, RoomMember {
   }
 
   egressStats(): { packets: number; bytes: number } {
-    let packets = 0;
-    let bytes = 0;
+    let packets = this.egressEnded.packets;
+    let bytes = this.egressEnded.bytes;
     for (const s of this.subscriptions) {
       if (!s.consumer) continue;
       packets += s.consumer.stats.packets;
@@ -295,7 +325,11 @@ export class IonPeer implements SignalSession, RoomMember {
     // Closing the socket calls close() again, which the flag above makes a no-op.
     if (reason) this.opts.notify.close(reason);
     clearTimeout(this.negotiateTimer);
-    for (const s of this.subscriptions) s.consumer?.close();
+    // Through its 'close' listener a publisher that stays would keep this peer (transports and all) alive.
+    for (const s of this.subscriptions) {
+      s.consumer?.close();
+      s.unwatch();
+    }
     for (const p of this._producers) {
       p.close();
       this.room?.producerRemoved(p);
@@ -410,8 +444,13 @@ export class IonPeer implements SignalSession, RoomMember {
       if (primaryPt === undefined || route.encoding.ssrc === 0) return;
       const n = unwrapRtx(buf, 0, len, route.encoding.ssrc, primaryPt);
       if (n < 0 || !view.reset(buf, 0, n)) return;
-      this.rtcpStats.rtxReceived++;
+      // Counted only when the producer took it, so metrics can tell first transmissions from repairs.
+      const before = route.producer.stats.packets;
       route.producer.receive(view, n, now, route.encoding.index);
+      if (route.producer.stats.packets !== before) {
+        this.rtcpStats.rtxReceived++;
+        this.rtcpStats.rtxBytes += n;
+      }
       return;
     }
     route.producer.receive(view, len, now, route.encoding.index);
@@ -493,7 +532,7 @@ export class IonPeer implements SignalSession, RoomMember {
         ? { type: 'pli', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc }
         : { type: 'fir', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc: 0, entries: [{ ssrc: mediaSsrc, seqNr: enc.keyframe.firSeqNr }] };
     const n = writeRtcp(pkt, this.rtcpOut, 0);
-    pub.sendRtcp(this.rtcpOut, 0, n);
+    if (pub.sendRtcp(this.rtcpOut, 0, n)) this.rtcpStats[kind === 'pli' ? 'pliSent' : 'firSent']++;
   }
 
   private onPublisherChannel(ch: DataChannel): void {
@@ -554,18 +593,30 @@ export class IonPeer implements SignalSession, RoomMember {
 
   private subscribe(producer: Producer): void {
     if (this.subscriptions.some((s) => s.producer === producer && s.active)) return;
-    const subn: Subscription = { mid: String(this.nextMid++), producer, ssrc: randomBytes(4).readUInt32BE() >>> 0 || 1, consumer: undefined, active: true };
-    this.subscriptions.push(subn);
-    producer.once('close', () => {
+    const onClose = (): void => {
       this.endSubscription(subn);
       this.scheduleNegotiation();
-    });
+    };
+    const subn: Subscription = {
+      mid: String(this.nextMid++),
+      producer,
+      ssrc: randomBytes(4).readUInt32BE() >>> 0 || 1,
+      consumer: undefined,
+      active: true,
+      unwatch: () => producer.off('close', onClose),
+    };
+    this.subscriptions.push(subn);
+    producer.once('close', onClose);
   }
 
   private endSubscription(s: Subscription): void {
     if (!s.active) return;
     s.active = false;
+    s.unwatch();
     if (s.consumer) {
+      // Keep what it sent: egress counters only grow (room stats, per-peer metrics).
+      this.egressEnded.packets += s.consumer.stats.packets;
+      this.egressEnded.bytes += s.consumer.stats.bytes;
       this.consumerBySsrc.delete(s.consumer.ssrc);
       s.consumer.close();
       s.consumer = undefined;
@@ -633,6 +684,8 @@ export class IonPeer implements SignalSession, RoomMember {
         continue;
       }
       if (cur.type === RtcpType.RR || cur.type === RtcpType.SR) {
+        this.rtcpStats.reportsReceived++;
+        if (this.opts.quality) observeReportBlocks(buf, cur, this.consumerBySsrc, this.opts.quality);
         this.onSubscriberReport(cur, now);
         continue;
       }
@@ -644,8 +697,11 @@ export class IonPeer implements SignalSession, RoomMember {
         continue;
       }
       const fmt = cur.fmt;
-      if (fmt === PsfbFmt.PLI) this.consumerBySsrc.get(cur.mediaSsrc)?.requestKeyframe();
-      else if (fmt === PsfbFmt.FIR && cur.length >= 20) {
+      if (fmt === PsfbFmt.PLI) {
+        this.rtcpStats.pliReceived++;
+        this.consumerBySsrc.get(cur.mediaSsrc)?.requestKeyframe();
+      } else if (fmt === PsfbFmt.FIR && cur.length >= 20) {
+        this.rtcpStats.firReceived++;
         // FIR names the SSRC in its FCI entry (RFC 5104 4.3.1), not in the media SSRC field.
         this.consumerBySsrc.get(buf.readUInt32BE(cur.offset + 12))?.requestKeyframe();
       }
@@ -690,6 +746,7 @@ export class IonPeer implements SignalSession, RoomMember {
     const cur = this.rtcp.reset(buf, 0, len);
     while (cur.next()) {
       if (cur.type !== RtcpType.SR || cur.length < 28) continue;
+      this.rtcpStats.senderReportsReceived++;
       const route = this.routes.get(cur.senderSsrc);
       if (!route || route.rtx) continue;
       // RFC 3550 6.4.1: NTP seconds, fraction, then the RTP timestamp of the same instant.
@@ -779,6 +836,7 @@ export class IonPeer implements SignalSession, RoomMember {
         if (enc.ssrc !== 0 && enc.receiveStats.writeReportBlock(block, now)) {
           block.ssrc = enc.ssrc;
           reports.push(block);
+          this.opts.quality?.ingress(p.kind, block.fractionLost / 256, block.jitter / p.currentCodec.clockRate);
         }
       }
     }

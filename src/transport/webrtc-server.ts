@@ -38,11 +38,15 @@ export interface WebRtcServerOptions {
 
 export interface CreateTransportOptions {
   enableSctp?: boolean;
+  /** The owner's logger (ids such as room and peer bound); default: the server's. */
+  logger?: Logger;
   appData?: Record<string, unknown>;
   iceConnectTimeoutMs?: number;
 }
 
 export interface WebRtcServerEvents {
+  /** A transport was created (metrics follow its ICE and DTLS states). */
+  transport: [transport: WebRtcTransport];
   transportclose: [transport: WebRtcTransport, reason: string];
 }
 
@@ -88,7 +92,7 @@ export class WebRtcServer extends EventEmitter<WebRtcServerEvents> {
       announcedIps: this.listen.map((l) => l.announcedIp),
       certificate: this.certificate,
       clock: this.clock,
-      logger: this.log,
+      logger: o.logger ?? this.log,
       enableSctp: o.enableSctp,
       srtpProfiles: this.opts.srtpProfiles,
       consentTimeoutMs: this.opts.consentTimeoutMs,
@@ -101,6 +105,7 @@ export class WebRtcServer extends EventEmitter<WebRtcServerEvents> {
       this.transportMap.delete(t.id);
       this.emit('transportclose', t, reason);
     });
+    this.emit('transport', t);
     return t;
   }
 

@@ -95,6 +95,9 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
   readonly ice: IceLiteAgent;
   private readonly opts: WebRtcTransportOptions;
   private readonly log: Logger;
+  /** Subsystem loggers (STYLE.md 8): ids bound once, `sub` says which layer speaks. */
+  private readonly iceLog: Logger;
+  private readonly dtlsLog: Logger;
   private dtls: DtlsTransport | undefined;
   private srtpIn: SrtpSession | undefined;
   private srtpOut: SrtpSession | undefined;
@@ -125,9 +128,11 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     rtpGated: 0,
     rtpBytesIn: 0,
     rtcpPacketsIn: 0,
+    rtcpBytesIn: 0,
     rtpPacketsOut: 0,
     rtpBytesOut: 0,
     rtcpPacketsOut: 0,
+    rtcpBytesOut: 0,
     drops: Object.fromEntries(Object.values(TransportDrop).map((r) => [r, 0])) as Record<TransportDrop, number>,
   };
 
@@ -136,9 +141,14 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     this.opts = opts;
     this.appData = opts.appData ?? {};
     this.log = opts.logger.child({ transport: this.id });
+    this.iceLog = this.log.child({ sub: 'ice' });
+    this.dtlsLog = this.log.child({ sub: 'dtls' });
     this.createdAt = opts.clock.now();
     this.ice = new IceLiteAgent({ consentTimeoutMs: opts.consentTimeoutMs });
-    this.ice.on('statechange', (s) => this.emit('icestatechange', s));
+    this.ice.on('statechange', (s) => {
+      this.iceLog.debug({ state: s }, 'ICE state');
+      this.emit('icestatechange', s);
+    });
     this.ice.on('selected', (tuple) => this.onSelected(tuple));
     for (const mux of opts.muxes) mux.registerUfrag(this.ice.localParameters.usernameFragment, this);
   }
@@ -201,7 +211,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     this.dtls = dtls;
     dtls.on('connected', (keys) => this.onDtlsConnected(keys));
     dtls.on('failed', (reason) => {
-      this.log.warn({ reason }, 'DTLS failed');
+      this.dtlsLog.warn({ reason }, 'DTLS failed');
       this.emit('dtlsstatechange', 'failed', reason);
       this.close(`dtls failed: ${reason}`);
     });
@@ -228,7 +238,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     if (!known) return;
     const first = !this.path;
     this.path = known;
-    this.log.debug({ tuple }, first ? 'ICE path selected' : 'ICE path switched');
+    this.iceLog.debug({ tuple }, first ? 'ICE path selected' : 'ICE path switched');
     this.emit('iceselectedtuplechange', tuple);
     if (first && this.dtls?.role === 'client' && this.dtls.state === 'new') this.dtls.start();
   }
@@ -238,7 +248,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
       this.srtpIn = new SrtpSession(keys.profile, keys.remoteKey, keys.remoteSalt);
       this.srtpOut = new SrtpSession(keys.profile, keys.localKey, keys.localSalt);
     }
-    this.log.debug({ srtpProfile: keys?.profile }, 'DTLS connected');
+    this.dtlsLog.debug({ srtpProfile: keys?.profile }, 'DTLS connected');
     if (this.opts.enableSctp) {
       const dtls = this.dtls!;
       const sctp = new DataChannelEndpoint({
@@ -246,7 +256,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
         transport: { send: (p: Buffer) => dtls.send(p) },
         remotePort: this.sctpParams.port,
         remoteMaxMessageSize: this.sctpParams.maxMessageSize,
-        logger: this.log,
+        logger: this.log.child({ sub: 'sctp' }),
       });
       this.sctp = sctp;
       sctp.on('datachannel', (ch) => this.emit('datachannel', ch));
@@ -288,6 +298,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
       const n = srtp.unprotectRtcp(datagram, 0, datagram.length);
       if (n < 0) return this.countSrtpError(n);
       this.stats.rtcpPacketsIn++;
+      this.stats.rtcpBytesIn += n;
       this.onRtcp?.(datagram, n);
       return;
     }
@@ -371,6 +382,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
       return false;
     }
     this.stats.rtcpPacketsOut++;
+    this.stats.rtcpBytesOut += length;
     path.mux.send(enc, 0, n, path.tuple);
     return true;
   }
@@ -420,7 +432,10 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     this.onRtp = undefined;
     this.rtpGate = undefined;
     this.onRtcp = undefined;
-    this.log.debug({ reason }, 'transport closed');
+    // Failures are worth an info line; a peer leaving is routine.
+    if (reason.startsWith('ICE')) this.iceLog.info({ reason }, 'transport closed');
+    else if (reason.startsWith('dtls failed')) this.dtlsLog.info({ reason }, 'transport closed');
+    else this.log.debug({ reason }, 'transport closed');
     this.emit('close', reason);
   }
 

@@ -85,9 +85,9 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
   t.equal(m2.value('sfud_peers'), 3);
   t.equal(m2.value('sfud_producers{kind="video"}'), 2);
   t.equal(m2.value('sfud_transports'), 6);
-  t.ok(m2.value('sfud_rtp_packets_total{direction="out"}') > m1.value('sfud_rtp_packets_total{direction="out"}'), 'egress RTP counter moves');
-  t.ok(m2.value('sfud_rtp_packets_total{direction="in"}') > m1.value('sfud_rtp_packets_total{direction="in"}'), 'ingress RTP counter moves');
-  t.ok(m2.value('sfud_rtcp_feedback_total{kind="senderReports"}') > 0, 'sender reports counted');
+  t.ok(m2.value('sfud_packets_total{direction="out",kind="video"}') > m1.value('sfud_packets_total{direction="out",kind="video"}'), 'egress RTP counter moves');
+  t.ok(m2.value('sfud_packets_total{direction="in",kind="video"}') > m1.value('sfud_packets_total{direction="in",kind="video"}'), 'ingress RTP counter moves');
+  t.ok(m2.value('sfud_rtcp_feedback_total{direction="out",type="sr"}') > 0, 'sender reports counted');
   t.match(m2.text, /sfud_process_cpu_seconds_total/, 'process metrics present');
 
   t.equal((await rpc('removePeer', { sid: 'room1', uid: 'carol' })).result !== undefined, true, 'carol removed by the backend');
@@ -105,6 +105,7 @@ t.test('two publishers and a late joiner through sfud', async (t) => {
   const subSdp = () => (alice.client as unknown as { transports: { pc: { remoteDescription: { sdp: string } } }[] }).transports[1]!.pc.remoteDescription.sdp;
   await waitFor("bob's tracks leave alice's subscriber connection", () => !subSdp().includes(`a=msid:${bob.streamId}`));
   const m3 = await scrape();
-  t.ok(m3.value('sfud_rtp_packets_total{direction="in"}') >= m2.value('sfud_rtp_packets_total{direction="in"}'), 'counters keep what closed transports counted');
+  t.ok(m3.value('sfud_packets_total{direction="in",kind="video"}') >= m2.value('sfud_packets_total{direction="in",kind="video"}'), 'counters keep what closed producers counted');
+  t.ok(m3.value('sfud_packets_total{direction="in",kind="rtcp"}') >= m2.value('sfud_packets_total{direction="in",kind="rtcp"}'), 'counters keep what closed transports counted');
   t.ok(m3.value('sfud_transports_closed_total{reason="peer-left"}') >= 2, 'closes counted by reason class');
 });

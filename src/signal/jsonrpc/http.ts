@@ -28,7 +28,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SfuError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { AdminApi } from './types.js';
+import type { AdminApi, RpcRequestObserver } from './types.js';
 import type { HttpRefusal } from './refusals.js';
 
 export const RPC_PATH = '/rpc';
@@ -52,6 +52,8 @@ export interface HttpJsonRpcOptions {
   logger?: Logger;
   /** Runs first; a refusal is answered with its HTTP status (401/403) and a JSON-RPC error body. */
   authorize?: (req: IncomingMessage) => Promise<HttpRefusal | undefined>;
+  /** Told about every request (metrics). */
+  onRequest?: RpcRequestObserver;
 }
 
 type Id = string | number | null;
@@ -171,8 +173,25 @@ const METHODS: Record<string, Method> = {
   },
 };
 
+/** What the request observer learns of one call: its method once known, and whether it succeeded. */
+interface CallOutcome {
+  method: string;
+  ok: boolean;
+}
+
+/** `callOne`, timed and reported to the request observer. */
+async function observedCall(v: unknown, api: AdminApi, opts: HttpJsonRpcOptions): Promise<string | undefined> {
+  const onRequest = opts.onRequest;
+  if (!onRequest) return callOne(v, api, opts.logger);
+  const outcome: CallOutcome = { method: 'other', ok: false };
+  const started = performance.now();
+  const out = await callOne(v, api, opts.logger, outcome);
+  onRequest(outcome.method, outcome.ok ? 'ok' : 'error', (performance.now() - started) / 1000);
+  return out;
+}
+
 /** One request object → its response text, or undefined for a notification. */
-async function callOne(v: unknown, api: AdminApi, log: Logger | undefined): Promise<string | undefined> {
+async function callOne(v: unknown, api: AdminApi, log: Logger | undefined, outcome?: CallOutcome): Promise<string | undefined> {
   if (!isObject(v)) return errorJson(null, new RpcError(JsonRpcCode.InvalidRequest, 'invalid request: not an object'));
   const hasId = Object.hasOwn(v, 'id');
   const id = hasId && isId(v.id) ? v.id : null;
@@ -183,11 +202,13 @@ async function callOne(v: unknown, api: AdminApi, log: Logger | undefined): Prom
   try {
     const method = Object.hasOwn(METHODS, v.method) ? METHODS[v.method] : undefined;
     if (!method) throw new RpcError(JsonRpcCode.MethodNotFound, 'method not found');
+    if (outcome) outcome.method = v.method;
     const params = Object.hasOwn(v, 'params') ? v.params : undefined;
     if (params !== undefined && typeof params !== 'object') {
       throw new RpcError(JsonRpcCode.InvalidParams, 'invalid params: params must be an object or an array');
     }
     out = resultJson(id, await method(api, params === null ? undefined : params));
+    if (outcome) outcome.ok = true;
   } catch (err) {
     out = errorJson(id, toRpcError(err, log));
   }
@@ -271,11 +292,12 @@ export async function handleHttpJsonRpc(req: IncomingMessage, res: ServerRespons
     try {
       v = JSON.parse(body.toString('utf8'));
     } catch {
+      opts.onRequest?.('other', 'error', 0);
       return send(res, 200, errorJson(null, new RpcError(JsonRpcCode.ParseError, 'parse error')));
     }
 
     if (!Array.isArray(v)) {
-      const out = await callOne(v, api, opts.logger);
+      const out = await observedCall(v, api, opts);
       return out === undefined ? send(res, 204) : send(res, 200, out);
     }
     if (v.length === 0) return send(res, 200, errorJson(null, new RpcError(JsonRpcCode.InvalidRequest, 'invalid request: empty batch')));
@@ -284,7 +306,7 @@ export async function handleHttpJsonRpc(req: IncomingMessage, res: ServerRespons
     }
     const outs: string[] = [];
     for (const item of v) {
-      const out = await callOne(item, api, opts.logger);
+      const out = await observedCall(item, api, opts);
       if (out !== undefined) outs.push(out);
     }
     return outs.length === 0 ? send(res, 204) : send(res, 200, `[${outs.join(',')}]`);

@@ -235,3 +235,10 @@ export type MemberOutcome = 'ok' | 'room-not-found' | 'peer-not-found';
 
 /** `removePeer` outcomes: the last two map to -32004 and -32005. */
 export type RemovePeerOutcome = 'removed' | 'room-not-found' | 'peer-not-found';
+
+/**
+ * Told about every JSON-RPC request once it is answered (metrics): the method
+ * (`other` for unknown or undecodable requests, so the label stays bounded),
+ * its outcome and how long it took.
+ */
+export type RpcRequestObserver = (method: string, outcome: 'ok' | 'error', seconds: number) => void;

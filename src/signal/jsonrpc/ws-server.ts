@@ -53,7 +53,17 @@ import {
   type SignalCall,
   type TrickleParams,
 } from './frames.js';
-import type { AnswerDescription, JoinParams, SignalAdmission, SignalGuard, SignalNotifier, SignalSession, SignalSessionFactory, TrickleTarget } from './types.js';
+import type {
+  AnswerDescription,
+  JoinParams,
+  RpcRequestObserver,
+  SignalAdmission,
+  SignalGuard,
+  SignalNotifier,
+  SignalSession,
+  SignalSessionFactory,
+  TrickleTarget,
+} from './types.js';
 import { RefusalCode, Refusals, SignalRefusal, type HttpRefusal, type RefusalReason } from './refusals.js';
 
 export const WS_PATH = '/ws';
@@ -87,6 +97,8 @@ export interface SignalWsServerOptions {
   refusals?: Refusals;
   clock?: Clock;
   logger?: Logger;
+  /** Told about every request (metrics). */
+  onRequest?: RpcRequestObserver;
 }
 
 /** Error replies by cause. */
@@ -179,6 +191,8 @@ class SignalConnection {
   private busy = false;
   private readonly early: TrickleParams[] = [];
   private session: SignalSession | undefined;
+  /** Set when the call being handled was answered with an error (for the request observer). */
+  private failed = false;
 
   constructor(
     readonly id: number,
@@ -188,6 +202,7 @@ class SignalConnection {
     private readonly log: Logger,
     private readonly server: ServerContext,
     private readonly guard: SignalGuard | undefined,
+    private readonly onRequest?: RpcRequestObserver,
   ) {}
 
   start(factory: SignalSessionFactory, req: IncomingMessage): void {
@@ -278,14 +293,20 @@ class SignalConnection {
       case 'error':
         this.stats.errors[FRAME_ERROR_KEY[parsed.error]]++;
         this.send(parsed.reply);
+        this.onRequest?.('other', 'error', 0);
         return;
       case 'ignore':
         if (parsed.reason === 'response') this.stats.ignored.response++;
         else this.stats.ignored.unknownNotification++;
         return;
-      case 'call':
+      case 'call': {
+        // Frames on one socket are handled one at a time, so one flag per connection is exact.
+        this.failed = false;
+        const started = performance.now();
         await this.dispatch(parsed.id, parsed.call);
+        this.onRequest?.(parsed.call.method, this.failed ? 'error' : 'ok', (performance.now() - started) / 1000);
         return;
+      }
     }
   }
 
@@ -389,6 +410,7 @@ class SignalConnection {
   private replyAnswer(id: RpcId | null, answer: AnswerDescription): boolean {
     if (typeof answer !== 'object' || answer === null || answer.type !== 'answer' || typeof answer.sdp !== 'string') {
       this.log.error({ answer: typeof answer }, 'signal session returned an invalid answer');
+      this.failed = true;
       this.stats.errors.session++;
       this.send(errorFrame(replyId(id), RpcErrorCode.IonSfu, 'error creating answer: invalid answer'));
       return false;
@@ -398,12 +420,14 @@ class SignalConnection {
   }
 
   private orderingError(id: RpcId | null, message: string): void {
+    this.failed = true;
     this.stats.errors.ordering++;
     this.send(errorFrame(replyId(id), RpcErrorCode.IonSfu, message));
   }
 
   /** A session failure: ion-sfu's `{"code":500,"message":err.Error()}`; never a stack. A refusal: its own code, counted. */
   private sessionError(id: RpcId | null, err: unknown): void {
+    this.failed = true;
     if (this.state === 'closed') return;
     if (err instanceof SignalRefusal) {
       this.server.refusals.count(err.reason);
@@ -528,7 +552,7 @@ export class SignalWsServer {
 
   private onConnection(ws: WebSocket, req: IncomingMessage, guard: SignalGuard | undefined): void {
     const id = this.nextId++;
-    const conn = new SignalConnection(id, ws, this.connOpts, this.stats, this.log.child({ conn: id }), this.context, guard);
+    const conn = new SignalConnection(id, ws, this.connOpts, this.stats, this.log.child({ conn: id }), this.context, guard, this.opts.onRequest);
     this.conns.add(conn);
     this.stats.socketsOpen++;
     this.stats.socketsTotal++;
