@@ -275,7 +275,8 @@ export class Sfu {
       return;
     }
     if (this.demo(req, res)) return;
-    if (req.method === 'GET' && path === '/metrics') {
+    // With its own address (ion-sfu's -m), /metrics is served only there.
+    if (req.method === 'GET' && path === '/metrics' && !this.metricsHttp) {
       this.serveMetrics(res);
       return;
     }

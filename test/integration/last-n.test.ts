@@ -23,7 +23,7 @@ interface VideoSeen {
   packets: number;
   lastAt: number;
   lastSeq: number;
-  /** Restarts after a gap of over 500 ms: did each begin with a keyframe, and continue the numbering? */
+  /** Starts, and restarts after over 1.5 s of silence: did each begin with a keyframe, and continue the numbering? */
   restarts: { keyframe: boolean; seqContinues: boolean; resumed: boolean }[];
 }
 
@@ -67,7 +67,9 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
     let v = seen.get(ssrc);
     const first = !v;
     if (!v) seen.set(ssrc, (v = { packets: 0, lastAt: now, lastSeq: (seq - 1) & 0xffff, restarts: [] }));
-    if (first || now - v.lastAt > 500) {
+    // A resume: silence far longer than any stall of a busy machine (a stream
+    // left out of the set stays out for at least a talk turn, 4 s).
+    if (first || now - v.lastAt > 1500) {
       const cc = buf[0]! & 0x0f;
       const x = (buf[0]! & 0x10) !== 0;
       let off = 12 + cc * 4;
