@@ -128,7 +128,12 @@ interface Snapshot {
 }
 
 /** Counters of objects that are gone. */
+/** What big-room policy saved (last-N, loudest-K) and how often the speaker changed. */
+const POLICY = ['lastNPackets', 'lastNBytes', 'loudestKPackets', 'loudestKBytes', 'decryptionsSkipped', 'decryptionsSkippedBytes', 'speakerChanges'] as const;
+type PolicyCounter = (typeof POLICY)[number];
+
 class Retired {
+  readonly policy = Object.fromEntries(POLICY.map((k) => [k, 0])) as Record<PolicyCounter, number>;
   readonly traffic = emptyTraffic();
   readonly drops = new Map<string, number>();
   readonly rtcp = Object.fromEntries(PEER_RTCP.map((k) => [k, 0])) as Record<PeerRtcpCounter, number>;
@@ -210,6 +215,16 @@ export class SfuMetrics {
     });
     def({ type: 'gauge', name: 'sfud_producers', help: 'Incoming tracks', labelNames: ['kind'], read: () => byKind(this.producers.keys()) });
     def({ type: 'gauge', name: 'sfud_consumers', help: 'Outgoing tracks (one per subscriber and track)', labelNames: ['kind'], read: () => byKind(this.consumers) });
+
+    // ---- big-room policy ----
+    def({
+      type: 'counter',
+      name: 'sfud_speaker_policy_total',
+      help:
+        'What last-N and loudest-K saved and how often the dominant speaker changed: what = last_n_packets / last_n_bytes (video not sent to subscribers outside their last-N), loudest_k_packets / loudest_k_bytes (audio decrypted but not forwarded), decryptions_skipped / decryptions_skipped_bytes (quiet audio dropped before decryption), speaker_changes',
+      labelNames: ['what'],
+      read: () => Object.entries(this.policyTotals()).map(([k, v]): [Labels, number] => [{ what: kebab(k).replace(/-/g, '_') }, v]),
+    });
 
     // ---- ICE / DTLS ----
     this.iceStates = new Counter({
@@ -367,7 +382,29 @@ export class SfuMetrics {
 
   // ---- following objects through their lifecycle ----
 
+  /** Policy counters: live producers, consumers, peers and rooms, plus what closed ones counted. */
+  private policyTotals(): Record<PolicyCounter, number> {
+    const t = { ...this.retired.policy };
+    for (const p of this.producers.keys()) {
+      t.loudestKPackets += p.stats.notLoudest;
+      t.loudestKBytes += p.stats.notLoudestBytes;
+    }
+    for (const c of this.consumers) {
+      t.lastNPackets += c.stats.drops.lastN;
+      t.lastNBytes += c.stats.lastNBytes;
+    }
+    for (const room of this.src.rooms.list) {
+      t.speakerChanges += room.speakerStats.speakerChanges;
+      for (const m of room.memberList) {
+        t.decryptionsSkipped += m.speakerStats?.decryptionsSkipped ?? 0;
+        t.decryptionsSkippedBytes += m.speakerStats?.decryptionsSkippedBytes ?? 0;
+      }
+    }
+    return t;
+  }
+
   private watchRoom(room: Room): void {
+    room.once('close', () => (this.retired.policy.speakerChanges += room.speakerStats.speakerChanges));
     room.on('produceradded', (member, producer) => this.watchProducer(member, producer));
     room.on('memberleft', (m) => this.retirePeer(m));
   }
@@ -393,6 +430,8 @@ export class SfuMetrics {
     t.packets += p.stats.packets;
     t.bytes += p.stats.bytes;
     this.retired.keyframes += p.stats.keyframes;
+    this.retired.policy.loudestKPackets += p.stats.notLoudest;
+    this.retired.policy.loudestKBytes += p.stats.notLoudestBytes;
     for (const [r, n] of Object.entries(p.stats.drops)) addTo(this.retired.drops, `producer:${kebab(r)}`, n);
     if (this.perPeer) {
       const acc = this.peerRetiredIn.get(member) ?? { packets: 0, bytes: 0 };
@@ -410,11 +449,15 @@ export class SfuMetrics {
     out.rtx.packets += c.stats.retransmitted;
     out.rtx.bytes += c.stats.retransmittedBytes;
     this.retired.retransmitMisses += c.stats.retransmitMisses;
+    this.retired.policy.lastNPackets += c.stats.drops.lastN;
+    this.retired.policy.lastNBytes += c.stats.lastNBytes;
     for (const [r, n] of Object.entries(c.stats.drops)) addTo(this.retired.drops, `consumer:${kebab(r)}`, n);
   }
 
   private retirePeer(m: RoomMember): void {
     for (const k of PEER_RTCP) this.retired.rtcp[k] += m.rtcpStats[k] ?? 0;
+    this.retired.policy.decryptionsSkipped += m.speakerStats?.decryptionsSkipped ?? 0;
+    this.retired.policy.decryptionsSkippedBytes += m.speakerStats?.decryptionsSkippedBytes ?? 0;
     this.peerRetiredIn.delete(m);
   }
 

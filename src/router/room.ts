@@ -59,6 +59,8 @@ export interface RoomMember {
   setPreferredLayers(streamId: string, layers: PreferredLayers | 'none'): number;
   /** A publisher in the room announced the simulcast layers of `streamId` it sends (ion-sfu `layers`). */
   onPublisherLayers(streamId: string, layers: readonly number[]): void;
+  /** Quiet audio outside the loudest-K dropped before decryption (metrics). */
+  readonly speakerStats?: Readonly<{ decryptionsSkipped: number; decryptionsSkippedBytes: number }>;
   /** RTCP counters (NACKs, retransmissions, reports) for metrics. */
   readonly rtcpStats: Readonly<Record<string, number>>;
   /** The shared RTCP timer (every ~20 ms): NACKs, reports, congestion feedback. */
