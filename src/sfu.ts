@@ -16,7 +16,7 @@ import { Admission } from './signal/admission.js';
 import { Refusals } from './signal/jsonrpc/refusals.js';
 import { VERSION } from './version.js';
 import { WebRtcServer } from './transport/webrtc-server.js';
-import { RoomRegistry } from './router/room.js';
+import { RoomRegistry, type RoomPolicyOptions } from './router/room.js';
 import { IonPeer } from './signal/ion-peer.js';
 import { createDemoHandler } from './signal/demo/handler.js';
 import { SfuMetrics, type MetricsOptions } from './metrics/metrics.js';
@@ -38,6 +38,8 @@ export interface SfuOptions {
   webhooks?: WebhookOptions;
   /** Period of the rate-limited drop summaries in the log (default 10 s; 0: off). */
   dropLogIntervalMs?: number;
+  /** Big-room policy beyond the config's last-N / loudest-K (e.g. `silenceDetection`); wins over the config. */
+  roomPolicy?: RoomPolicyOptions;
 }
 
 /** How long `close()` lets queued webhooks (the room_finished of every room, say) go out. */
@@ -84,7 +86,7 @@ export class Sfu {
     this.tls = tls !== undefined;
     this.rooms = new RoomRegistry(
       { intervalMs: config.audioLevelIntervalMs, threshold: config.audioLevelThreshold, filter: config.audioLevelFilter },
-      { lastN: config.lastN, lastNMinParticipants: config.lastNMinParticipants, loudestK: config.loudestK },
+      { lastN: config.lastN, lastNMinParticipants: config.lastNMinParticipants, loudestK: config.loudestK, ...opts.roomPolicy },
     );
     this.metricsHttp = config.metricsListen ? createServer((req, res) => this.onMetricsHttp(req, res)) : undefined;
     this.admission = new Admission({ config, rooms: this.rooms, refusals: this.refusals });

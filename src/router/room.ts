@@ -23,6 +23,8 @@ export interface RoomPolicyOptions {
   loudestK?: number;
   /** Under last-N, the simulcast layer cap for everyone but the dominant speaker (default 1, medium). */
   othersMaxLayer?: number;
+  /** Report no dominant speaker after 3 s of silence (default: keep the last one, as Jitsi does). */
+  silenceDetection?: boolean;
 }
 
 /** One speaker decision, as members apply it (every 300 ms). */
@@ -111,10 +113,11 @@ export class Room extends EventEmitter<RoomEvents> {
       lastNMinParticipants: policy.lastNMinParticipants ?? 13,
       loudestK: policy.loudestK ?? 0,
       othersMaxLayer: policy.othersMaxLayer ?? 1,
+      silenceDetection: policy.silenceDetection ?? false,
     };
     this.ranking = new SpeakerRanking({ loudestK: this.policy.loudestK });
     this.audioLevels = new AudioLevelObserver(audio);
-    this.dominantSpeaker = new DominantSpeakerIdentifier({ startMs: performance.now() });
+    this.dominantSpeaker = new DominantSpeakerIdentifier({ startMs: performance.now(), silenceDetection: this.policy.silenceDetection });
     this.levelTimer = setInterval(() => this.tickAudioLevels(), this.audioLevels.intervalMs);
     this.levelTimer.unref();
   }
