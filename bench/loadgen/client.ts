@@ -174,6 +174,10 @@ export class IonPeer {
     return (this.subConn ?? this.pubConn).srtpProfile;
   }
 
+  describe(): string {
+    return `${this.o.uid}: ${this.offers} offers answered, ${this.sink?.videoStreams ?? 0} video streams${this.sink?.error ? `, ${this.sink.error.message}` : ''}`;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

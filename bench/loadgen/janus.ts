@@ -270,6 +270,11 @@ export class JanusClient {
     return this.subConn ? [this.subConn.port] : [];
   }
 
+  describe(): string {
+    const feeds = [...this.subscribed].map((f) => String(f).slice(-4)).join(',');
+    return `${this.o.uid}: feeds ${feeds || 'none'}, ${this.offers} offers answered, ${this.sink?.videoStreams ?? 0} video streams${this.sink?.error ? `, ${this.sink.error.message}` : ''}`;
+  }
+
   get srtpProfile(): string | null {
     return (this.subConn ?? this.pubConn)?.srtpProfile ?? null;
   }

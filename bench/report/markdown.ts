@@ -10,6 +10,7 @@ import type { BenchReport, RunRecord, ScenarioEntry } from './types.js';
 
 const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
+
 /** The join time a scenario reports: decodable video for a fan-out, video from everyone in a meeting. */
 function joinCell(s: ScenarioEntry, r: StepResult): string {
   const j = r.joinMs;
@@ -23,14 +24,18 @@ function header(s: ScenarioEntry): string {
   const join = s.unit === 'subscribers' ? 'join→keyframe p50 / p99 ms' : 'join→all video p50 / p99 ms';
   const rss = s.unit === 'subscribers' ? 'RSS / sub KB' : 'RSS / participant KB';
   return (
-    `| ${n} | server | fwd pkt/s | loss % | server CPU % | CPU µs / fwd pkt | latency p50 / p99 / max ms | ${rss} | ${join} | loadgen CPU % | other CPU % |\n` +
+    `| ${n} | server | fwd pkt/s | loss / deficit % | server CPU % | CPU µs / fwd pkt | latency p50 / p99 / max ms | ${rss} | ${join} | loadgen CPU % | other CPU % |\n` +
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   );
 }
 
+/** Other processes used this much of a core during a window: the row is not comparable. */
+export const DISTURBED_OTHER_CPU_PCT = 25;
+
 function row(s: ScenarioEntry, server: string, r: StepResult): string {
+  const mark = r.otherCpuPct > DISTURBED_OTHER_CPU_PCT ? ' †' : '';
   return (
-    `| ${r.n} | ${server} | ${Math.round(r.forwardedPps)} | ${f(r.lossPct, 2)} | ${f(r.serverCpuPct)} | ${f(r.serverUsPerPacket, 1)} | ` +
+    `| ${r.n}${mark} | ${server} | ${Math.round(r.forwardedPps)} | ${f(r.lossPct, 2)} / ${f(r.deficitPct, 1)} | ${f(r.serverCpuPct)} | ${f(r.serverUsPerPacket, 1)} | ` +
     `${f(r.latencyMs.p50, 2)} / ${f(r.latencyMs.p99, 2)} / ${f(r.latencyMs.max, 1)} | ${Math.round(r.rssPerClientKB)} | ${joinCell(s, r)} | ` +
     `${f(r.loadgenCpuPct)} | ${f(r.otherCpuPct)} |`
   );
@@ -67,6 +72,9 @@ function scenarioSection(rep: BenchReport, s: ScenarioEntry, maxLoss: number): s
   out.push(header(s));
   for (const x of rows) out.push(row(s, x.server, x.r));
   out.push('');
+  if (rows.some((x) => x.r.otherCpuPct > DISTURBED_OTHER_CPU_PCT)) {
+    out.push(`† other processes used more than ${DISTURBED_OTHER_CPU_PCT}% of a core during the window: not comparable, run again on a quiet machine.`, '');
+  }
   const held = runs.map((run) => `${run.server} ${largestHeld(run.steps, maxLoss) || 'none'}`);
   out.push(`Largest ${s.unit === 'subscribers' ? 'N' : 'M'} with loss ≤ ${maxLoss}%: ${held.join(', ')}.`);
   const sfud = runs.find((r) => r.server === 'sfud');
@@ -85,6 +93,11 @@ function scenarioSection(rep: BenchReport, s: ScenarioEntry, maxLoss: number): s
   for (const run of runs) {
     if (run.error) out.push(`- ${run.server}: ${run.error}`);
     for (const n of run.notes) out.push(`- ${run.server}: ${n}`);
+    for (const r of run.steps) {
+      if (r.udpDrops.loadgen > 0) {
+        out.push(`- ${run.server} at ${r.n}: the load generator's own sockets dropped ${r.udpDrops.loadgen} datagrams (it fell behind): that loss is not the server's alone`);
+      }
+    }
     const profile = run.steps[0]?.srtpProfile;
     if (profile) out.push(`- ${run.server}: SRTP ${profile}`);
   }
@@ -102,7 +115,8 @@ export function renderMarkdown(rep: BenchReport): string {
       `${rep.netns ? ', everything in one private network namespace' : ', host network namespace'}.`,
     '',
     'Server CPU is every thread of the server process from /proc, divided by packets the subscribers received; ' +
-      'latency is one-way, send to receive, through the server; the load generator shares the cores: read its CPU and "other CPU" next to the server\'s.',
+      'latency is one-way, send to receive, through the server; deficit is published x copies not received in the window (a server falling behind); ' +
+      'the load generator shares the cores: read its CPU and "other CPU" next to the server\'s.',
     '',
   ];
   for (const sv of rep.servers) if (!sv.available) out.push(`- ${sv.name} skipped: ${sv.reason}${sv.hint ? ` (\`${sv.hint}\`)` : ''}`);

@@ -69,7 +69,7 @@ export const fanoutScenario: ScenarioSpec = {
           j.failed > 0 || ready.failed > 0
             ? `N=${n}: ${j.failed} joins failed, ${ready.failed} subscribers got no video (${[...j.errors, ...ready.errors].join('; ')})`
             : undefined;
-        const input = { label: 'N', trouble, clients: subs, newcomers: j.joined, failedJoins: j.failed, noVideo: ready.failed, copies: subs.length, latency, rssBase };
+        const input = { label: 'N', trouble, clients: subs, sources: [source], newcomers: j.joined, failedJoins: j.failed, noVideo: ready.failed, copies: subs.length, latency, rssBase };
         if (await measureStep(server, o, input, run)) break;
       }
       const ps = source.stats;

@@ -258,8 +258,10 @@ export interface StepInput {
   label: string;
   /** What went wrong while joining this step (a note), if anything. */
   trouble: string | undefined;
-  /** Every client in the room now, and those that joined in this step. */
+  /** Every receiving client in the room now, and those that joined in this step. */
   clients: readonly BenchClient[];
+  /** Every publisher whose packets the clients should get. */
+  sources: readonly MediaSource[];
   newcomers: readonly BenchClient[];
   /** Joins that failed in this step, and clients of this step without the video they should have. */
   failedJoins: number;
@@ -285,8 +287,7 @@ export async function measureStep(server: RunningServer, o: ScenarioOptions, s: 
   const other = await waitQuiet(o.waitQuiet, [server.pid, process.pid]);
   if (other >= 25) o.log(`${server.name} ${s.label}=${n}: other processes use ${other.toFixed(0)}% of a core; measuring anyway`);
   const sinks = s.clients.flatMap((c) => (c.sink ? [c.sink] : []));
-  const sources = s.clients.flatMap((c) => (c.source ? [c.source] : []));
-  const w = await measureWindow(server, sinks, sources, s.copies, o.seconds, s.latency);
+  const w = await measureWindow(server, sinks, s.sources, s.copies, o.seconds, s.latency);
   const r = finishStep(server, w, s.clients, s.newcomers, s.failedJoins, s.rssBase);
   o.log(stepLine(server.name, s.label, r));
   run.steps.push(r);

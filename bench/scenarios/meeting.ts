@@ -62,12 +62,13 @@ export const meetingScenario: ScenarioSpec = {
         members.push(...j.joined);
         const target = members.length - 1;
         const video = await settleAll(members.map((c) => c.sink!.waitVideoStreams(target, o.joinTimeoutMs)));
+        const lacking = members.filter((c) => c.sink!.videoStreams < target).slice(0, 3);
         const trouble =
           j.failed > 0 || video.failed > 0
-            ? `M=${m}: ${j.failed} joins failed, ${video.failed} participants lack video from some others (${[...j.errors, ...video.errors].join('; ')})`
+            ? `M=${m}: ${j.failed} joins failed, ${video.failed} participants lack video from some others (${[...j.errors, ...lacking.map((c) => c.describe())].join('; ')})`
             : undefined;
         const copies = Math.max(1, target);
-        const input = { label: 'M', trouble, clients: members, newcomers: j.joined, failedJoins: j.failed, noVideo: video.failed, copies, latency, rssBase };
+        const input = { label: 'M', trouble, clients: members, sources: members.map((c) => c.source!), newcomers: j.joined, failedJoins: j.failed, noVideo: video.failed, copies, latency, rssBase };
         if (await measureStep(server, o, input, run)) break;
       }
       let kf = 0;

@@ -147,6 +147,7 @@ export const janusServer: ServerSpec = {
         get srtpProfile() {
           return client.srtpProfile;
         },
+        describe: () => `${client.describe()}${client.feedId !== undefined ? ` (publishes ${String(client.feedId).slice(-4)})` : ''}`,
         close() {
           r.subscribers.delete(client);
           if (client.feedId !== undefined) r.feeds = r.feeds.filter((f) => f !== client.feedId);

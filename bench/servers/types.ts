@@ -31,6 +31,8 @@ export interface BenchClient {
   readonly ports: readonly number[];
   /** The SRTP profile DTLS negotiated (the servers may differ: it matters for CPU). */
   readonly srtpProfile: string | null;
+  /** One line of signalling state for failure notes (offers answered, feeds subscribed ...). */
+  describe(): string;
   close(): void;
 }
 

@@ -96,7 +96,7 @@ t.test('the Markdown report puts servers side by side per N', async (t) => {
     ['10 sfud', '10 janus', '25 sfud', '25 janus', '6 sfud'],
     'grouped by N, servers in run order',
   );
-  t.match(md, /\| 10 \| sfud \| 1740 \| 0\.00 \| 10\.0 \| 40\.0 \| 2\.00 \/ 8\.00 \/ 16\.0 \| 300 \| 100 \/ 200 \|/);
+  t.match(md, /\| 10 \| sfud \| 1740 \| 0\.00 \/ 0\.0 \| 10\.0 \| 40\.0 \| 2\.00 \/ 8\.00 \/ 16\.0 \| 300 \| 100 \/ 200 \|/);
   t.match(md, /\| 6 \| sfud \| .* \| 300 \/ 400 \|/, 'a meeting reports join to video from everyone');
   t.match(md, /janus ÷ sfud, CPU per forwarded packet: 0\.20× \(10\), 0\.20× \(25\); p99 latency: 0\.25× \(10\), 0\.25× \(25\)/);
   t.match(md, /Largest N with loss ≤ 1%: sfud 25, janus 10\./);
@@ -104,6 +104,14 @@ t.test('the Markdown report puts servers side by side per N', async (t) => {
   t.match(md, /- mediasoup skipped: not built \(`build it`\)/);
   t.match(md, /Command: `npm run bench` \(200 s\)\. Machine: 2 CPUs \(AMD EPYC <test> & co\)/);
   t.match(md, /- a run note/);
+  t.notMatch(md, /†/, 'a quiet machine: no row marked');
+  const busy = report();
+  busy.runs[1]!.steps[0]!.otherCpuPct = 80;
+  busy.runs[1]!.steps[1]!.udpDrops.loadgen = 42;
+  const marked = renderMarkdown(busy);
+  t.match(marked, /\| 10 † \| janus \|/, 'a disturbed window is marked');
+  t.match(marked, /† other processes used more than 25% of a core/);
+  t.match(marked, /- janus at 25: the load generator's own sockets dropped 42 datagrams/);
 });
 
 t.test('the SVG chart: one polyline per server per panel, escaped text, finite coordinates', async (t) => {
