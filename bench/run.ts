@@ -247,7 +247,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
   const started = new Date();
   const deadline = t0 + o.budget * 1000;
   const scenarios = o.scenarios ? o.scenarios.map((n) => SCENARIOS.find((s) => s.name === n) ?? fail(`unknown scenario ${n}`)) : [...SCENARIOS];
-  const servers = o.servers ? o.servers.map((n) => SERVERS.find((s) => s.name === n) ?? fail(`unknown server ${n}`)) : [...SERVERS];
+  const servers = o.servers ? o.servers.map((n) => SERVERS.find((s) => s.name === n) ?? fail(`unknown server ${n}`)) : SERVERS.filter((s) => !s.optional);
   const scratch = mkdtempSync(join(tmpdir(), 'sfud-bench-'));
   const inNetns = inBenchNetns();
   // libnice (Janus) never answers peers on 127.0.0.1: in the namespace every server and client uses

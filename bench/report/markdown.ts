@@ -75,8 +75,12 @@ function scenarioSection(rep: BenchReport, s: ScenarioEntry, maxLoss: number): s
   if (rows.some((x) => x.r.otherCpuPct > DISTURBED_OTHER_CPU_PCT)) {
     out.push(`† other processes used more than ${DISTURBED_OTHER_CPU_PCT}% of a core during the window: not comparable, run again on a quiet machine.`, '');
   }
-  const held = runs.map((run) => `${run.server} ${largestHeld(run.steps, maxLoss) || 'none'}`);
-  out.push(`Largest ${s.unit === 'subscribers' ? 'N' : 'M'} with loss ≤ ${maxLoss}%: ${held.join(', ')}.`);
+  const held = runs.map((run) => {
+    const n = largestHeld(run.steps, maxLoss);
+    const r = run.steps.find((x) => x.n === n);
+    return r ? `${run.server} ${n} (${Math.round(r.forwardedPps)} pkt/s)` : `${run.server} none`;
+  });
+  out.push(`Largest ${s.unit === 'subscribers' ? 'N' : 'M'} with loss ≤ ${maxLoss}% (forwarded packets/s there): ${held.join(', ')}.`);
   const sfud = runs.find((r) => r.server === 'sfud');
   if (sfud) {
     for (const other of runs) {

@@ -25,6 +25,11 @@ export interface JanusConfigOptions {
   folders: { plugins: string; transports: string; events: string; loggers: string };
   /** 0-7; 3 is warnings and errors. */
   debugLevel?: number;
+  /**
+   * A fixed number of event-loop threads shared by all handles; absent: Janus's
+   * default, one event loop and thread per handle.
+   */
+  eventLoops?: number;
 }
 
 export const JANUS_KEEP = { plugin: 'libjanus_videoroom.so', transports: ['libjanus_http.so', 'libjanus_websockets.so'] } as const;
@@ -84,6 +89,7 @@ export function janusConfigFiles(o: JanusConfigOptions): Record<string, string> 
     `\tinterface = ${quote(o.mediaIp)}`,
     '\tserver_name = "sfud-bench"',
     '\tsession_timeout = 60',
+    ...(o.eventLoops !== undefined ? [`\tevent_loops = ${Math.max(1, Math.floor(o.eventLoops))}`] : []),
     '}',
     'certificates: {',
     '}',

@@ -45,128 +45,150 @@ interface RoomState {
   subscribers: Set<JanusClient>;
 }
 
-export const janusServer: ServerSpec = {
-  name: 'janus',
-  describe: 'Janus WebRTC Server (Debian package) with the VideoRoom plugin, WebSocket API, full ICE (libnice)',
-  available(ctx) {
-    if (janusVersion() === undefined) return { ok: false, reason: 'janus is not installed', hint: JANUS_INSTALL };
-    if (!ctx.inNetns) {
-      return {
-        ok: false,
-        reason: 'Janus needs the bench network namespace (it never gathers ICE candidates on loopback interfaces)',
-        hint: 'run as root, or where `unshare -rn` works, without --no-netns',
-      };
-    }
-    return { ok: true };
-  },
-  async start(ctx: StartContext): Promise<RunningServer> {
-    const version = janusVersion() ?? '?';
-    const dir = join(ctx.scratch, 'janus');
-    const conf = join(dir, 'conf');
-    mkdirSync(conf, { recursive: true });
-    let packaged: string | undefined;
-    try {
-      packaged = readFileSync('/etc/janus/janus.jcfg', 'utf8');
-    } catch {
-      packaged = undefined;
-    }
-    const folders = foldersFromJcfg(packaged);
-    const apiIp = ctx.clientHost;
-    const httpPort = await freeTcpPort(apiIp);
-    const wsPort = await freeTcpPort(apiIp);
-    const files = janusConfigFiles({
-      configsFolder: conf,
-      mediaIp: JANUS_MEDIA_IP,
-      apiIp,
-      httpPort,
-      wsPort,
-      rtpPortRange: RTP_PORTS,
-      available: { plugins: listSo(folders.plugins), transports: listSo(folders.transports), events: listSo(folders.events), loggers: listSo(folders.loggers) },
-      folders,
-      // Janus's own log verbosity (0-7) when debugging the bench itself.
-      debugLevel: Number(process.env.SFUD_BENCH_JANUS_DEBUG ?? 3),
-    });
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(conf, name), text);
-    const c = spawnLogged('janus', ['-C', join(conf, 'janus.jcfg'), '-F', conf, '-o']);
-    await waitForHttp(c, `http://${apiIp}:${httpPort}/janus/info`, 'janus');
-    const wsUrl = `ws://${apiIp}:${wsPort}/`;
-
-    const control = await JanusSession.create(wsUrl);
-    const controlHandle = await control.attach();
-    const rooms = new Map<string, Promise<RoomState>>();
-    let nextRoom = 1000;
-    const room = (name: string): Promise<RoomState> => {
-      let r = rooms.get(name);
-      if (!r) {
-        const id = nextRoom++;
-        // audiolevel_event: Janus then tracks who talks, as sfud's audioLevels observer always does.
-        r = createVideoRoom(control, controlHandle, id, { audiolevel_event: true }).then(() => ({ id, feeds: [], subscribers: new Set<JanusClient>() }));
-        rooms.set(name, r);
+/**
+ * Janus as a server under test. `eventLoops` replaces Janus's default (a
+ * thread per handle) with that many shared event-loop threads: a tuning a
+ * Janus operator would try on few cores, benched as a separate server.
+ */
+export function janusSpec(name: string, eventLoops?: number): ServerSpec {
+  return {
+    name,
+    describe:
+      'Janus WebRTC Server (Debian package) with the VideoRoom plugin, WebSocket API, full ICE (libnice), ' +
+      (eventLoops === undefined ? 'default threading (one event loop per handle)' : `event_loops = ${eventLoops}`),
+    optional: eventLoops !== undefined,
+    available(ctx) {
+      if (janusVersion() === undefined) return { ok: false, reason: 'janus is not installed', hint: JANUS_INSTALL };
+      if (!ctx.inNetns) {
+        return {
+          ok: false,
+          reason: 'Janus needs the bench network namespace (it never gathers ICE candidates on loopback interfaces)',
+          hint: 'run as root, or where `unshare -rn` works, without --no-netns',
+        };
       }
-      return r;
-    };
-
-    const joinJanus = async (o: JoinOptions): Promise<BenchClient> => {
-      const r = await room(o.room);
-      const client = await JanusClient.create({
-        url: wsUrl,
-        room: r.id,
-        uid: o.uid,
-        cert: o.cert,
-        host: ctx.clientHost,
-        prefer: [JANUS_MEDIA_IP],
-        publish: o.publish,
-        subscribe: o.subscribe,
-        timeoutMs: o.timeoutMs,
-      });
+      return { ok: true };
+    },
+    async start(ctx: StartContext): Promise<RunningServer> {
+      const version = janusVersion() ?? '?';
+      const dir = join(ctx.scratch, 'janus');
+      const conf = join(dir, 'conf');
+      mkdirSync(conf, { recursive: true });
+      let packaged: string | undefined;
       try {
-        if (client.feedId !== undefined) {
-          r.feeds.push(client.feedId);
-          // Those already in the room receive the new feed: Janus renegotiates their subscriptions.
-          for (const s of r.subscribers) void s.addFeeds([client.feedId]).catch(() => {});
-        }
-        if (o.subscribe) {
-          r.subscribers.add(client);
-          await client.addFeeds(r.feeds);
-        }
-      } catch (err) {
-        r.subscribers.delete(client);
-        client.close();
-        throw err;
+        packaged = readFileSync('/etc/janus/janus.jcfg', 'utf8');
+      } catch {
+        packaged = undefined;
       }
-      return {
-        get source() {
-          return client.source;
-        },
-        get sink() {
-          return client.sink;
-        },
-        get ports() {
-          return client.ports;
-        },
-        get srtpProfile() {
-          return client.srtpProfile;
-        },
-        describe: () => `${client.describe()}${client.feedId !== undefined ? ` (publishes ${String(client.feedId).slice(-4)})` : ''}`,
-        close() {
+      const folders = foldersFromJcfg(packaged);
+      const apiIp = ctx.clientHost;
+      const httpPort = await freeTcpPort(apiIp);
+      const wsPort = await freeTcpPort(apiIp);
+      const files = janusConfigFiles({
+        configsFolder: conf,
+        mediaIp: JANUS_MEDIA_IP,
+        apiIp,
+        httpPort,
+        wsPort,
+        rtpPortRange: RTP_PORTS,
+        available: { plugins: listSo(folders.plugins), transports: listSo(folders.transports), events: listSo(folders.events), loggers: listSo(folders.loggers) },
+        folders,
+        // Janus's own log verbosity (0-7) when debugging the bench itself.
+        debugLevel: Number(process.env.SFUD_BENCH_JANUS_DEBUG ?? 3),
+        eventLoops,
+      });
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(conf, name), text);
+      const c = spawnLogged('janus', ['-C', join(conf, 'janus.jcfg'), '-F', conf, '-o']);
+      await waitForHttp(c, `http://${apiIp}:${httpPort}/janus/info`, 'janus');
+      const wsUrl = `ws://${apiIp}:${wsPort}/`;
+
+      const control = await JanusSession.create(wsUrl);
+      const controlHandle = await control.attach();
+      const rooms = new Map<string, Promise<RoomState>>();
+      let nextRoom = 1000;
+      const room = (name: string): Promise<RoomState> => {
+        let r = rooms.get(name);
+        if (!r) {
+          const id = nextRoom++;
+          // audiolevel_event: Janus then tracks who talks, as sfud's audioLevels observer always does.
+          r = createVideoRoom(control, controlHandle, id, { audiolevel_event: true }).then(() => ({ id, feeds: [], subscribers: new Set<JanusClient>() }));
+          rooms.set(name, r);
+        }
+        return r;
+      };
+
+      const joinJanus = async (o: JoinOptions): Promise<BenchClient> => {
+        const r = await room(o.room);
+        const client = await JanusClient.create({
+          url: wsUrl,
+          room: r.id,
+          uid: o.uid,
+          cert: o.cert,
+          host: ctx.clientHost,
+          prefer: [JANUS_MEDIA_IP],
+          publish: o.publish,
+          subscribe: o.subscribe,
+          timeoutMs: o.timeoutMs,
+        });
+        try {
+          if (client.feedId !== undefined) {
+            r.feeds.push(client.feedId);
+            // Those already in the room receive the new feed: Janus renegotiates their subscriptions.
+            for (const s of r.subscribers) void s.addFeeds([client.feedId]).catch(() => {});
+          }
+          if (o.subscribe) {
+            r.subscribers.add(client);
+            await client.addFeeds(r.feeds);
+          }
+        } catch (err) {
           r.subscribers.delete(client);
-          if (client.feedId !== undefined) r.feeds = r.feeds.filter((f) => f !== client.feedId);
           client.close();
+          throw err;
+        }
+        return {
+          get source() {
+            return client.source;
+          },
+          get sink() {
+            return client.sink;
+          },
+          get ports() {
+            return client.ports;
+          },
+          get srtpProfile() {
+            return client.srtpProfile;
+          },
+          describe: () => `${client.describe()}${client.feedId !== undefined ? ` (publishes ${String(client.feedId).slice(-4)})` : ''}`,
+          close() {
+            r.subscribers.delete(client);
+            if (client.feedId !== undefined) r.feeds = r.feeds.filter((f) => f !== client.feedId);
+            client.close();
+          },
+        };
+      };
+
+      return {
+        name,
+        pid: c.pid,
+        isServerPort: (p) => p >= RTP_PORTS[0] && p <= RTP_PORTS[1],
+        join: joinJanus,
+        info: {
+          version,
+          websocket: wsUrl,
+          mediaIp: JANUS_MEDIA_IP,
+          rtpPorts: RTP_PORTS.join('-'),
+          eventLoops: eventLoops ?? 'one per handle (default)',
+          config: 'defaults plus loopback-only ICE (bench/servers/janus-config.ts)',
+        },
+        log: () => c.log,
+        async stop() {
+          control.close();
+          await stopChild(c);
         },
       };
-    };
+    },
+  };
+}
 
-    return {
-      name: 'janus',
-      pid: c.pid,
-      isServerPort: (p) => p >= RTP_PORTS[0] && p <= RTP_PORTS[1],
-      join: joinJanus,
-      info: { version, websocket: wsUrl, mediaIp: JANUS_MEDIA_IP, rtpPorts: RTP_PORTS.join('-'), config: 'defaults plus loopback-only ICE (bench/servers/janus-config.ts)' },
-      log: () => c.log,
-      async stop() {
-        control.close();
-        await stopChild(c);
-      },
-    };
-  },
-};
+export const janusServer = janusSpec('janus');
+/** Janus with two shared event loops (as many as this machine's cores): not in the default selection. */
+export const janusLoopsServer = janusSpec('janus-2loops', 2);

@@ -70,6 +70,8 @@ export interface ServerSpec {
   name: string;
   /** One line for the report: what this server is. */
   describe: string;
+  /** Only run when named in --servers (variants, expensive setups). */
+  optional?: boolean;
   available(ctx: StartContext): Availability;
   start(ctx: StartContext): Promise<RunningServer>;
 }
