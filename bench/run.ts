@@ -14,7 +14,8 @@
  *
  * Options: --servers sfud,janus,werift-naive  --scenarios fanout,meeting  --full
  *          --n 10,25,50 (fan-out steps, every server)  --m 4,6 (meeting steps)
- *          --seconds 5  --warmup 2  --wait-quiet 3  --budget 270 (seconds, whole run)
+ *          --seconds 5  --warmup 2  --wait-quiet 3 (before each window, wait up to S for other processes to calm)
+ *          --retries 1 (measure a window again when other processes were busy in it)  --budget 240 (seconds, whole run)
  *          --max-loss 1  --join-concurrency 10  --recv-buf BYTES  --decrypt-every K  --no-pub-pc
  *          --cpu-prof DIR (Node servers)  --out-dir bench/results  --no-write  --no-netns
  *          --install-janus (root only: apt-get install janus when it is missing)
@@ -48,6 +49,7 @@ export interface BenchOptions {
   seconds: number;
   warmup: number;
   waitQuiet: number;
+  retries: number;
   budget: number;
   maxLoss: number;
   joinConcurrency: number;
@@ -75,6 +77,7 @@ export function defaultOptions(full = false): BenchOptions {
     seconds: full ? 10 : 5,
     warmup: 2,
     waitQuiet: full ? 30 : 3,
+    retries: full ? 2 : 1,
     budget: full ? 3600 : 240,
     maxLoss: 1,
     joinConcurrency: 10,
@@ -143,6 +146,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--wait-quiet':
         o.waitQuiet = num();
+        break;
+      case '--retries':
+        o.retries = Math.floor(num());
         break;
       case '--budget':
         o.budget = num();
@@ -293,6 +299,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
           joinConcurrency: o.joinConcurrency,
           maxLoss: o.maxLoss,
           waitQuiet: o.waitQuiet,
+          retries: o.retries,
           recvBuf: o.recvBuf,
           decryptEvery: o.decryptEvery,
           pubPc: o.pubPc,

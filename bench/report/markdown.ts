@@ -4,6 +4,7 @@
  * the same N, the largest N each server held under the loss limit, and the
  * chart spec (CPU per forwarded packet and p99 latency against N).
  */
+import { DISTURBED_OTHER_CPU_PCT } from '../scenarios/measure.js';
 import type { StepResult } from '../scenarios/types.js';
 import type { ChartSpec } from './svg.js';
 import type { BenchReport, RunRecord, ScenarioEntry } from './types.js';
@@ -28,9 +29,6 @@ function header(s: ScenarioEntry): string {
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   );
 }
-
-/** Other processes used this much of a core during a window: the row is not comparable. */
-export const DISTURBED_OTHER_CPU_PCT = 25;
 
 function row(s: ScenarioEntry, server: string, r: StepResult): string {
   const mark = r.otherCpuPct > DISTURBED_OTHER_CPU_PCT ? ' †' : '';

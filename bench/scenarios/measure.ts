@@ -13,6 +13,9 @@ import { cpuSeconds, hostBusySeconds, rssBytes, udpDropsByPort, udpSockets } fro
 import type { BenchClient, RunningServer } from '../servers/types.js';
 import type { ScenarioOptions, ScenarioRun, StepResult } from './types.js';
 
+/** Other processes used more than this much of a core (%) during a window: it is not comparable. */
+export const DISTURBED_OTHER_CPU_PCT = 25;
+
 /** The q-quantile (0..1) of `values` by nearest rank; 0 for none. */
 export function pct(values: readonly number[], q: number): number {
   if (values.length === 0) return 0;
@@ -33,7 +36,7 @@ export async function waitQuiet(maxS: number, pids: readonly number[]): Promise<
     const o0 = own();
     await sleep(1000);
     const other = 100 * (hostBusySeconds() - h0 - (own() - o0));
-    if (other < 25 || performance.now() >= deadline) return other;
+    if (other < DISTURBED_OTHER_CPU_PCT || performance.now() >= deadline) return other;
   }
 }
 
@@ -119,7 +122,7 @@ function dropsDelta(a: Map<number, number>, b: Map<number, number>, ports: (p: n
   return n;
 }
 
-export type WindowResult = Omit<StepResult, 'n' | 'rssPerClientKB' | 'joinMs' | 'sinksWithoutMedia' | 'srtpProfile'>;
+export type WindowResult = Omit<StepResult, 'n' | 'rssPerClientKB' | 'joinMs' | 'sinksWithoutMedia' | 'srtpProfile' | 'windows'>;
 
 /**
  * Measures one window of `seconds`. `copies` is how many sinks should get
@@ -222,7 +225,7 @@ export function finishStep(
   newcomers: readonly BenchClient[],
   failed: number,
   rssBase: number,
-): StepResult {
+): Omit<StepResult, 'windows'> {
   const sinks = clients.flatMap((c) => (c.sink ? [c.sink] : []));
   return {
     n: clients.length,
@@ -284,11 +287,22 @@ export async function measureStep(server: RunningServer, o: ScenarioOptions, s: 
   }
   await sleep(o.warmup * 1000);
   const n = s.clients.length;
-  const other = await waitQuiet(o.waitQuiet, [server.pid, process.pid]);
-  if (other >= 25) o.log(`${server.name} ${s.label}=${n}: other processes use ${other.toFixed(0)}% of a core; measuring anyway`);
   const sinks = s.clients.flatMap((c) => (c.sink ? [c.sink] : []));
-  const w = await measureWindow(server, sinks, s.sources, s.copies, o.seconds, s.latency);
-  const r = finishStep(server, w, s.clients, s.newcomers, s.failedJoins, s.rssBase);
+  // The machine may be shared: a window during which other processes were busy is measured
+  // again (up to `retries` times, within the budget), and the least disturbed one is kept.
+  let w: WindowResult | undefined;
+  let windows = 0;
+  for (;;) {
+    const other = await waitQuiet(o.waitQuiet, [server.pid, process.pid]);
+    if (other >= DISTURBED_OTHER_CPU_PCT) o.log(`${server.name} ${s.label}=${n}: other processes use ${other.toFixed(0)}% of a core; measuring anyway`);
+    const x = await measureWindow(server, sinks, s.sources, s.copies, o.seconds, s.latency);
+    windows++;
+    if (!w || x.otherCpuPct < w.otherCpuPct) w = x;
+    if (w.otherCpuPct <= DISTURBED_OTHER_CPU_PCT || windows > o.retries) break;
+    if (performance.now() + o.seconds * 1000 > o.deadline) break;
+    o.log(`${server.name} ${s.label}=${n}: other processes used ${x.otherCpuPct.toFixed(0)}% of a core during the window; measuring again`);
+  }
+  const r = { ...finishStep(server, w, s.clients, s.newcomers, s.failedJoins, s.rssBase), windows };
   o.log(stepLine(server.name, s.label, r));
   run.steps.push(r);
   const stop = stopReason(r, o.maxLoss, s.newcomers.length + s.failedJoins, s.failedJoins + s.noVideo);

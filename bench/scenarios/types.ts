@@ -22,6 +22,8 @@ export interface ScenarioOptions {
   maxLoss: number;
   /** Before each window, wait up to this long for other processes to go quiet. */
   waitQuiet: number;
+  /** Measure a window again (up to this many times) when other processes were busy during it. */
+  retries: number;
   /** Subscriber SO_RCVBUF (0: default). */
   recvBuf: number;
   /** Only every K-th sink decrypts (the rest count RTP sequence numbers). */
@@ -92,6 +94,8 @@ export interface StepResult {
   /** Receive-queue depth sampled every 250 ms: where packets wait (the server's sockets or the clients'). */
   udpRxQueueKB: { serverMean: number; serverMax: number; loadgenMean: number; loadgenMax: number };
   srtpProfile: string | null;
+  /** Windows measured for this step (more than 1: earlier ones were disturbed; the least disturbed is kept). */
+  windows: number;
 }
 
 export interface ScenarioRun {

@@ -23,6 +23,7 @@ t.test('one fan-out step on sfud and werift-naive: packets forwarded, files writ
     seconds: 1.5,
     warmup: 0.5,
     waitQuiet: 0,
+    retries: 0,
     budget: 60,
     joinTimeoutMs: 15_000,
     outDir: out,
@@ -40,6 +41,7 @@ t.test('one fan-out step on sfud and werift-naive: packets forwarded, files writ
     t.ok(r.serverUsPerPacket > 0, `${run.server} CPU per packet measured`);
     t.equal(r.sinksWithoutMedia, 0);
     t.equal(r.srtpProfile, 'AEAD_AES_128_GCM');
+    t.equal(r.windows, 1);
   }
   t.match(markdown, /\| 3( †)? \| sfud \| \d+ \|/);
   t.match(markdown, /\| 3( †)? \| werift-naive \| \d+ \|/);

@@ -45,6 +45,7 @@ function step(n: number, us: number, p99: number, loss = 0): StepResult {
     loadgenEventLoopDelayMs: { p50: 1, p99: 2, max: 3 },
     udpRxQueueKB: { serverMean: 0, serverMax: 0, loadgenMean: 0, loadgenMax: 0 },
     srtpProfile: 'AEAD_AES_128_GCM',
+    windows: 1,
   };
 }
 
@@ -181,6 +182,8 @@ t.test('planned steps: quick and full defaults, per-server caps, explicit lists 
   t.equal(o.write, false);
   t.same(o.servers, ['sfud']);
   t.equal(parseArgs(['--full']).seconds, 10);
+  t.equal(parseArgs(['--full']).retries, 2);
+  t.equal(parseArgs(['--retries', '0']).retries, 0);
   t.throws(() => parseArgs(['--n', 'x']), /positive integers/);
   t.throws(() => parseArgs(['--bogus']), /unknown option/);
 });
