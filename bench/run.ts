@@ -15,7 +15,7 @@
  * Options: --servers sfud,janus,werift-naive  --scenarios fanout,meeting  --full
  *          --n 10,25,50 (fan-out steps, every server)  --m 4,6 (meeting steps)
  *          --seconds 5  --warmup 2  --wait-quiet 3 (before each window, wait up to S for other processes to calm)
- *          --retries 1 (measure a window again when other processes were busy in it)  --budget 240 (seconds, whole run)
+ *          --retries 1 (measure a window again when other processes were busy in it)  --budget 230 (seconds, whole run)
  *          --max-loss 1  --join-concurrency 10  --recv-buf BYTES  --decrypt-every K  --no-pub-pc
  *          --cpu-prof DIR (Node servers)  --out-dir bench/results  --no-write  --no-netns
  *          --install-janus (root only: apt-get install janus when it is missing)
@@ -78,7 +78,7 @@ export function defaultOptions(full = false): BenchOptions {
     warmup: 2,
     waitQuiet: full ? 30 : 3,
     retries: full ? 2 : 1,
-    budget: full ? 3600 : 240,
+    budget: full ? 3600 : 230,
     maxLoss: 1,
     joinConcurrency: 10,
     recvBuf: 0,
@@ -226,6 +226,11 @@ export function plannedSteps(s: ScenarioSpec, server: string, o: BenchOptions, s
   return (o.full ? per?.full : per?.quick) ?? (o.full ? s.defaults.full : s.defaults.quick);
 }
 
+/** A lower bound of a run's duration: server start, joins, and one window per step. */
+export function minimalRunMs(steps: readonly number[], o: BenchOptions): number {
+  return 3000 + steps.length * (o.warmup + o.seconds + 3) * 1000 + Math.max(0, ...steps) * 200;
+}
+
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -278,10 +283,9 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
   try {
     for (let i = 0; i < plan.length; i++) {
       const { s, server, steps: st } = plan[i]!;
-      // Each run gets its share of what is left, weighted by its number of steps.
-      const left = deadline - performance.now();
-      const weight = plan.slice(i).reduce((n, p) => n + p.steps.length, 0);
-      const runDeadline = performance.now() + (left * st.length) / Math.max(1, weight);
+      // A run may use all the time left but what the runs after it need at least: slow joins and
+      // re-measured windows spend slack, never another server's steps.
+      const runDeadline = deadline - plan.slice(i + 1).reduce((ms, p) => ms + minimalRunMs(p.steps, o), 0);
       const rec: RunRecord = { scenario: s.name, server: server.name, planned: st, steps: [], notes: [] };
       runs.push(rec);
       log(`== ${s.name} on ${server.name}: ${s.unit} ${st.join(', ')}`);

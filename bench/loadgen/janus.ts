@@ -168,6 +168,9 @@ export class JanusClient {
   private chain: Promise<void> = Promise.resolve();
   private connecting = false;
   private closed = false;
+  /** Handles whose PeerConnection Janus reported up (`webrtcup`), and who waits for one. */
+  private readonly upHandles = new Set<number>();
+  private readonly upWaiters = new Map<number, () => void>();
   offers = 0;
 
   private constructor(
@@ -214,8 +217,28 @@ export class JanusClient {
     });
     const res = await this.session.message(handle, { request: 'publish' }, { type: 'offer', sdp: offer }, t);
     const remote = remoteTransport(parseSessionDescription(jsepSdp(res, 'answer')), o.prefer);
+    const up = this.webrtcUp(handle, o.timeoutMs ?? 20_000);
+    up.catch(() => {}); // awaited below; a connect failure must not leave it unhandled
     await conn.connect(remote, { ...rolesFor(remote, true), timeoutMs: o.timeoutMs ?? 20_000 });
+    // Janus refuses subscriptions ("No such feed") until its side of the publisher's
+    // PeerConnection is up, which may be a moment after ours.
+    await up;
     this.feedId = joined.id;
+  }
+
+  /** Resolves when Janus sends `webrtcup` for `handle`. */
+  private webrtcUp(handle: number, timeoutMs: number): Promise<void> {
+    if (this.upHandles.has(handle)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.upWaiters.delete(handle);
+        reject(new Error(`no webrtcup from Janus within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.upWaiters.set(handle, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Subscribes to the feeds not yet subscribed (and not our own); the first call joins, later ones add. */
@@ -260,6 +283,12 @@ export class JanusClient {
   }
 
   private onEvent(msg: Json): void {
+    if (msg.janus === 'webrtcup' && typeof msg.sender === 'number') {
+      this.upHandles.add(msg.sender);
+      this.upWaiters.get(msg.sender)?.();
+      this.upWaiters.delete(msg.sender);
+      return;
+    }
     // Offers Janus makes on its own (a publisher left, a stream changed): answer them in turn.
     if (msg.janus !== 'event' || msg.sender !== this.subHandle || (msg.jsep as Json | undefined)?.type !== 'offer') return;
     const sdp = jsepSdp(msg, 'offer');
