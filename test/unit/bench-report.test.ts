@@ -8,7 +8,7 @@ import { chartFor, largestHeld, ratios, renderMarkdown } from '../../bench/repor
 import type { BenchReport } from '../../bench/report/types.js';
 import type { StepResult } from '../../bench/scenarios/types.js';
 import { talkLevel, TALK } from '../../bench/scenarios/talk.js';
-import { commandLine, defaultOptions, parseArgs, plannedSteps } from '../../bench/run.js';
+import { commandLine, defaultOptions, minimalRunMs, parseArgs, plannedSteps } from '../../bench/run.js';
 import { fanoutScenario } from '../../bench/scenarios/fanout.js';
 import { meetingScenario } from '../../bench/scenarios/meeting.js';
 
@@ -183,9 +183,18 @@ t.test('planned steps: quick and full defaults, per-server caps, explicit lists 
   t.same(o.servers, ['sfud']);
   t.equal(parseArgs(['--full']).seconds, 10);
   t.equal(parseArgs(['--full']).retries, 2);
-  t.equal(parseArgs(['--retries', '0']).retries, 0);
+  t.equal(parseArgs([]).retries, 0);
+  t.equal(parseArgs(['--retries', '3']).retries, 3);
   t.throws(() => parseArgs(['--n', 'x']), /positive integers/);
   t.throws(() => parseArgs(['--bogus']), /unknown option/);
+});
+
+t.test('the time a run reserves for itself in the quick budget', async (t) => {
+  const quick = defaultOptions(false);
+  // start 3 s + 4 steps x (2 warmup + 3 quiet + 5 window + 3) + 100 joins x 0.2 s
+  t.equal(minimalRunMs([10, 25, 50, 100], quick), 3000 + 4 * 13_000 + 20_000);
+  const all = [[10, 25, 50, 100], [10, 25, 50, 100], [10, 25, 50], [6], [6]].reduce((ms, st) => ms + minimalRunMs(st, quick), 0);
+  t.ok(all <= quick.budget * 1000, `the quick plan (${all / 1000} s) fits its budget (${quick.budget} s)`);
 });
 
 t.test('the recorded command line', async (t) => {
