@@ -39,10 +39,10 @@ function row(s: ScenarioEntry, server: string, r: StepResult): string {
   );
 }
 
-/** Largest n whose step stayed within the loss limit (0: none). */
+/** Largest n whose step stayed within the loss limit and kept up (deficit, the sweep's stop rule); 0: none. */
 export function largestHeld(steps: readonly StepResult[], maxLoss: number): number {
   let best = 0;
-  for (const r of steps) if (r.lossPct <= maxLoss && r.n > best) best = r.n;
+  for (const r of steps) if (r.lossPct <= maxLoss && r.deficitPct <= Math.max(2, maxLoss) && r.n > best) best = r.n;
   return best;
 }
 
@@ -78,7 +78,7 @@ function scenarioSection(rep: BenchReport, s: ScenarioEntry, maxLoss: number): s
     const r = run.steps.find((x) => x.n === n);
     return r ? `${run.server} ${n} (${Math.round(r.forwardedPps)} pkt/s)` : `${run.server} none`;
   });
-  out.push(`Largest ${s.unit === 'subscribers' ? 'N' : 'M'} with loss ≤ ${maxLoss}% (forwarded packets/s there): ${held.join(', ')}.`);
+  out.push(`Largest ${s.unit === 'subscribers' ? 'N' : 'M'} with loss ≤ ${maxLoss}% and deficit ≤ ${Math.max(2, maxLoss)}% (forwarded packets/s there): ${held.join(', ')}.`);
   const sfud = runs.find((r) => r.server === 'sfud');
   if (sfud) {
     for (const other of runs) {

@@ -86,6 +86,7 @@ t.test('ratios and the largest N held', async (t) => {
   t.same(ratios(sfud, [janus[0]!], (x) => x.latencyMs.p99), [{ n: 10, ratio: 0.25 }], 'only common N');
   t.equal(largestHeld(janus, 1), 10, '2.5% loss at 25 does not count');
   t.equal(largestHeld([], 1), 0);
+  t.equal(largestHeld([step(10, 1, 1), { ...step(25, 1, 1), deficitPct: 30 }], 1), 10, 'a server that fell behind did not hold');
 });
 
 t.test('the Markdown report puts servers side by side per N', async (t) => {
@@ -100,7 +101,7 @@ t.test('the Markdown report puts servers side by side per N', async (t) => {
   t.match(md, /\| 10 \| sfud \| 1740 \| 0\.00 \/ 0\.0 \| 10\.0 \| 40\.0 \| 2\.00 \/ 8\.00 \/ 16\.0 \| 300 \| 100 \/ 200 \|/);
   t.match(md, /\| 6 \| sfud \| .* \| 300 \/ 400 \|/, 'a meeting reports join to video from everyone');
   t.match(md, /janus ÷ sfud, CPU per forwarded packet: 0\.20× \(10\), 0\.20× \(25\); p99 latency: 0\.25× \(10\), 0\.25× \(25\)/);
-  t.match(md, /Largest N with loss ≤ 1% \(forwarded packets\/s there\): sfud 25 \(4350 pkt\/s\), janus 10 \(1740 pkt\/s\)\./);
+  t.match(md, /Largest N with loss ≤ 1% and deficit ≤ 2% \(forwarded packets\/s there\): sfud 25 \(4350 pkt\/s\), janus 10 \(1740 pkt\/s\)\./);
   t.match(md, /- janus: connect: no ICE/);
   t.match(md, /- mediasoup skipped: not built \(`build it`\)/);
   t.match(md, /Command: `npm run bench` \(200 s\)\. Machine: 2 CPUs \(AMD EPYC <test> & co\)/);
