@@ -5,7 +5,7 @@
  * bench/results/, the JSON of the run, the same Markdown and an SVG chart per
  * scenario (CPU per forwarded packet and p99 latency against N).
  *
- *   npm run bench          quick: fan-out N=10,25,50,100 (werift 10,25,50), meeting M=6; under 5 minutes
+ *   npm run bench          quick: fan-out N=10,25,50,100 (werift 10,25,50; Janus with 2 loops 25,100), meeting M=6; under 5 minutes
  *   npm run bench:full     longer sweeps, every server in every scenario
  *
  * The runner re-executes itself in a private network namespace (netns.ts)
@@ -15,7 +15,7 @@
  * Options: --servers sfud,janus,werift-naive  --scenarios fanout,meeting  --full
  *          --n 10,25,50 (fan-out steps, every server)  --m 4,6 (meeting steps)
  *          --seconds 5  --warmup 2  --wait-quiet 3 (before each window, wait up to S for other processes to calm)
- *          --retries 0 (measure a window again when other processes were busy in it)  --budget 250 (seconds, whole run)
+ *          --retries 0 (measure a window again when other processes were busy in it)  --budget 270 (seconds, whole run)
  *          --max-loss 1  --join-concurrency 10  --recv-buf BYTES  --decrypt-every K  --no-pub-pc
  *          --cpu-prof DIR (Node servers)  --out-dir bench/results  --no-write  --no-netns
  *          --install-janus (root only: apt-get install janus when it is missing)
@@ -79,7 +79,7 @@ export function defaultOptions(full = false): BenchOptions {
     waitQuiet: full ? 30 : 3,
     // The quick run has no time to spare for re-measuring; on a shared machine pass --retries.
     retries: full ? 2 : 0,
-    budget: full ? 3600 : 250,
+    budget: full ? 3600 : 270,
     maxLoss: 1,
     joinConcurrency: 10,
     recvBuf: 0,
@@ -229,7 +229,7 @@ export function plannedSteps(s: ScenarioSpec, server: string, o: BenchOptions, s
 
 /** What a run needs at least: server start, joins, and per step a settle, a quiet wait and one window. */
 export function minimalRunMs(steps: readonly number[], o: BenchOptions): number {
-  return 3000 + steps.length * (o.warmup + o.waitQuiet + o.seconds + 3) * 1000 + Math.max(0, ...steps) * 200;
+  return 3000 + steps.length * (o.warmup + o.waitQuiet + o.seconds + 2) * 1000 + Math.max(0, ...steps) * 150;
 }
 
 function log(line: string): void {

@@ -4,4 +4,4 @@ import { sfudServer } from './sfud.js';
 import type { ServerSpec } from './types.js';
 import { weriftServer } from './werift.js';
 
-export const SERVERS: readonly ServerSpec[] = [sfudServer, janusServer, weriftServer, janusLoopsServer];
+export const SERVERS: readonly ServerSpec[] = [sfudServer, janusServer, janusLoopsServer, weriftServer];

@@ -170,6 +170,7 @@ t.test('planned steps: quick and full defaults, per-server caps, explicit lists 
   const quick = defaultOptions(false);
   t.same(plannedSteps(fanoutScenario, 'sfud', quick, false), [10, 25, 50, 100]);
   t.same(plannedSteps(fanoutScenario, 'werift-naive', quick, false), [10, 25, 50]);
+  t.same(plannedSteps(fanoutScenario, 'janus-2loops', quick, false), [25, 100]);
   t.same(plannedSteps(meetingScenario, 'janus', quick, false), [6]);
   t.equal(plannedSteps(meetingScenario, 'werift-naive', quick, false), undefined, 'the quick run leaves werift out of meetings');
   t.same(plannedSteps(meetingScenario, 'werift-naive', quick, true), [6], 'unless asked for by name');
@@ -192,9 +193,11 @@ t.test('planned steps: quick and full defaults, per-server caps, explicit lists 
 
 t.test('the time a run reserves for itself in the quick budget', async (t) => {
   const quick = defaultOptions(false);
-  // start 3 s + 4 steps x (2 warmup + 3 quiet + 5 window + 3) + 100 joins x 0.2 s
-  t.equal(minimalRunMs([10, 25, 50, 100], quick), 3000 + 4 * 13_000 + 20_000);
-  const all = [[10, 25, 50, 100], [10, 25, 50, 100], [10, 25, 50], [6], [6]].reduce((ms, st) => ms + minimalRunMs(st, quick), 0);
+  // start 3 s + 4 steps x (2 warmup + 3 quiet + 5 window + 2) + 100 joins x 0.15 s
+  t.equal(minimalRunMs([10, 25, 50, 100], quick), 3000 + 4 * 12_000 + 15_000);
+  const plan = [fanoutScenario, meetingScenario].flatMap((s) => ['sfud', 'janus', 'janus-2loops', 'werift-naive'].map((sv) => plannedSteps(s, sv, quick, false)));
+  t.equal(plan.filter((st) => st !== undefined).length, 6, 'fan-out on 4 servers, meeting on 2');
+  const all = plan.reduce((ms: number, st) => ms + (st ? minimalRunMs(st, quick) : 0), 0);
   t.ok(all <= quick.budget * 1000, `the quick plan (${all / 1000} s) fits its budget (${quick.budget} s)`);
 });
 
