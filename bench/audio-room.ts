@@ -24,7 +24,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateCertificate } from '../src/dtls/certificate.js';
-import { Publisher, Subscriber } from './loadgen/client.js';
+import { Publisher, Subscriber } from './loadgen/roles.js';
 import { Histogram } from './loadgen/histogram.js';
 import { serverRssBytes, startServer, type ServerKind } from './support/servers.js';
 import { joinMany, measureWindow, waitQuiet, type WindowResult } from './support/measure.js';

@@ -21,7 +21,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateCertificate, type DtlsCertificate } from '../src/dtls/certificate.js';
-import { Publisher, Subscriber } from './loadgen/client.js';
+import { Publisher, Subscriber } from './loadgen/roles.js';
 import { Histogram } from './loadgen/histogram.js';
 import { cpuSeconds } from './loadgen/proc.js';
 import { serverCpuSeconds, startServer, type ServerKind } from './support/servers.js';

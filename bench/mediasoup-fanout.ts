@@ -17,7 +17,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateCertificate, type DtlsCertificate } from '../src/dtls/certificate.js';
-import { Publisher, Subscriber } from './loadgen/client.js';
+import { Publisher, Subscriber } from './loadgen/roles.js';
 import { Histogram } from './loadgen/histogram.js';
 import { startServer, type RunningServer, type ServerKind } from './support/servers.js';
 import { joinMany, measureWindow, waitQuiet, type WindowResult } from './support/measure.js';

@@ -26,7 +26,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateCertificate } from '../src/dtls/certificate.js';
-import { Publisher, Subscriber } from './loadgen/client.js';
+import { Publisher, Subscriber } from './loadgen/roles.js';
 import { Histogram } from './loadgen/histogram.js';
 import { serverCpuSeconds, startSfud, type RunningServer } from './support/servers.js';
 import { joinMany, waitQuiet } from './support/measure.js';

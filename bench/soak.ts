@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { generateCertificate, type DtlsCertificate } from '../src/dtls/certificate.js';
-import { Publisher, Subscriber } from './loadgen/client.js';
+import { Publisher, Subscriber } from './loadgen/roles.js';
 import { Histogram } from './loadgen/histogram.js';
 import { cpuSeconds } from './loadgen/proc.js';
 import { DEFAULT_LIMITS, judgeSoak, retainedMB, type SoakGauges, type SoakLimits, type SoakSample, type SoakVerdict } from './soak-judge.js';

@@ -1,525 +1,195 @@
 /**
- * Load-generator clients for sfud's ion-sfu JSON-RPC: a `Publisher` sending
- * synthetic VP8-shaped video and Opus-shaped audio, and a `Subscriber` that
- * decrypts what sfud forwards, checks continuity and records one-way latency.
- *
- * Every media packet ends with a 12-byte stamp: the send time
- * (`process.hrtime.bigint()`, CLOCK_MONOTONIC, the same clock in every
- * process on the host) and a per-stream sequence number, so loss and latency
- * are measured on what the publisher sent, whatever sfud rewrites in the RTP
- * header. Everything talks to 127.0.0.1 only; every wait has a timeout.
+ * A load-generator peer for servers that speak ion-sfu's JSON-RPC (sfud, the
+ * naive werift SFU): like ion-sdk-js, a publisher connection (we offer, with
+ * Opus + VP8 when publishing, or only a data channel) and a subscriber
+ * connection (the server offers; we answer every offer recvonly). Media goes
+ * through `MediaSource` / `MediaSink` (media.ts). Everything talks to
+ * loopback only; every wait has a timeout.
  */
-import { randomBytes } from 'node:crypto';
 import type { DtlsCertificate } from '../../src/dtls/certificate.js';
 import { RtcConnection } from './connection.js';
+import { MediaSink, MediaSource, type MediaSinkOptions, type MediaSourceOptions } from './media.js';
 import { IonSignal } from './signal.js';
-import type { Histogram } from './histogram.js';
 import {
-  OPUS_PT,
-  PUB_EXT_ID,
-  VP8_PT,
   dataOnlyOffer,
+  hasLoopbackCandidate,
   parseSessionDescription,
+  parseTrickledCandidate,
   publisherOffer,
   remoteTransport,
+  rolesFor,
   subscriberAnswer,
+  type ParsedSessionDescription,
+  type RemoteTransport,
 } from './sdp.js';
 
-/** Bytes of the bench stamp at the end of every payload: send time (u64 ns) + stream sequence (u32). */
-export const STAMP_BYTES = 12;
-
-export interface PublisherOptions {
-  /** ws://127.0.0.1:PORT/ws */
+export interface IonPeerOptions {
+  /** ws://HOST:PORT/ws */
   url: string;
   sid: string;
   uid: string;
   cert: DtlsCertificate;
-  audio?: boolean;
-  video?: boolean;
-  videoKbps?: number;
-  fps?: number;
-  /** Largest RTP payload (a frame is cut into ceil(bytes / maxPayload) packets). */
-  maxPayload?: number;
-  /** A keyframe every this many seconds (sfud forwards video to a new subscriber from a keyframe on). */
-  keyframeIntervalS?: number;
-  /** Keyframe size relative to a delta frame. */
-  keyframeScale?: number;
-  /** Answer PLI/FIR with a keyframe, as browsers do (at most every 100 ms). */
-  answerKeyframeRequests?: boolean;
-  /** Opus payload bytes per packet (80 at 20 ms = 32 kbps). */
-  audioBytes?: number;
-  /** Opus frame duration, ms (20 default; 60 is legal Opus and a third of the packets). */
-  audioPtimeMs?: number;
-  /** Audio level in -dBov (0 loudest, 127 silence) written in the ssrc-audio-level extension. */
-  audioLevel?: number;
-}
-
-export class Publisher {
-  readonly audioSsrc = randomBytes(4).readUInt32BE() || 1;
-  readonly videoSsrc = randomBytes(4).readUInt32BE() || 2;
-  readonly streamId: string;
-  private readonly o: Required<Omit<PublisherOptions, 'url' | 'sid' | 'uid' | 'cert'>>;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly pkt = Buffer.alloc(1500);
-  // RTP state
-  private audioSeq = randomBytes(2).readUInt16BE();
-  private videoSeq = randomBytes(2).readUInt16BE();
-  private audioTs = randomBytes(4).readUInt32BE();
-  private videoTs = randomBytes(4).readUInt32BE();
-  private twSeq = 0;
-  private pictureId = randomBytes(2).readUInt16BE() & 0x7fff;
-  private audioStampSeq = 0;
-  private videoStampSeq = 0;
-  private nextAudioMs = 0;
-  private nextVideoMs = 0;
-  private lastKeyframeMs = -Infinity;
-  private keyframeRequested = true;
-
-  readonly stats = {
-    audioPackets: 0,
-    videoPackets: 0,
-    videoFrames: 0,
-    keyframes: 0,
-    bytes: 0,
-    keyframeRequests: 0,
-    nacks: 0,
-    twccFeedback: 0,
-    receiverReports: 0,
-  };
-
-  private constructor(
-    private readonly conn: RtcConnection,
-    private readonly sig: IonSignal,
-    opts: PublisherOptions,
-  ) {
-    this.streamId = `pub-${opts.uid}`;
-    this.o = {
-      audio: opts.audio ?? true,
-      video: opts.video ?? true,
-      videoKbps: opts.videoKbps ?? 1000,
-      fps: opts.fps ?? 30,
-      maxPayload: opts.maxPayload ?? 1100,
-      keyframeIntervalS: opts.keyframeIntervalS ?? 2,
-      keyframeScale: opts.keyframeScale ?? 3,
-      answerKeyframeRequests: opts.answerKeyframeRequests ?? true,
-      audioBytes: opts.audioBytes ?? 80,
-      audioPtimeMs: opts.audioPtimeMs ?? 20,
-      audioLevel: opts.audioLevel ?? 30,
-    };
-    conn.onRtcp = (buf, len) => this.onRtcp(buf, len);
-  }
-
-  /** Joins `sid`, publishes audio and/or video and connects; call `start()` to send. */
-  static async join(opts: PublisherOptions): Promise<Publisher> {
-    const conn = await RtcConnection.open(opts.cert);
-    let sig: IonSignal | undefined;
-    try {
-      sig = await IonSignal.connect(opts.url);
-      const p = new Publisher(conn, sig, opts);
-      const offer = publisherOffer(conn.local, {
-        streamId: p.streamId,
-        audio: p.o.audio ? { ssrc: p.audioSsrc, trackId: `${p.streamId}-audio` } : undefined,
-        video: p.o.video ? { ssrc: p.videoSsrc, trackId: `${p.streamId}-video` } : undefined,
-      });
-      // The subscriber side of a publisher gets offers too (the ion-sfu data channel): answer them.
-      sig.onOffer = (sdp) => sig!.notify('answer', { desc: { type: 'answer', sdp: subscriberAnswer(parseSessionDescription(sdp), conn.local) } });
-      const answer = (await sig.call('join', { sid: opts.sid, uid: opts.uid, offer: { type: 'offer', sdp: offer } })) as { sdp?: unknown };
-      if (typeof answer?.sdp !== 'string') throw new Error('join: no answer SDP');
-      await conn.connect(remoteTransport(parseSessionDescription(answer.sdp)));
-      return p;
-    } catch (err) {
-      conn.close();
-      sig?.close();
-      throw err;
-    }
-  }
-
-  /** Starts sending (a keyframe first). */
-  start(): void {
-    if (this.timer) return;
-    const now = performance.now();
-    this.nextAudioMs = now;
-    this.nextVideoMs = now;
-    this.timer = setInterval(() => this.tick(), 2);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
+  /** Local address of our sockets (default 127.0.0.1). */
+  host?: string;
+  /** Publish Opus + VP8 with these options; absent: join with a data-channel-only offer. */
+  publish?: MediaSourceOptions;
+  /** Receive on the subscriber connection into a sink; absent: answer offers, never connect. */
+  subscribe?: MediaSinkOptions & { recvBufferBytes?: number };
   /**
-   * Audio level (-dBov, 127 silence) and Opus payload bytes from the next
-   * packet on: lets a talk schedule switch a speaker between talking and silence.
-   */
-  setAudio(level: number, bytes: number = this.o.audioBytes): void {
-    this.o.audioLevel = level;
-    this.o.audioBytes = bytes;
-  }
-
-  private tick(): void {
-    const now = performance.now();
-    // Far behind (a stalled event loop): skip ahead instead of bursting.
-    if (now - this.nextAudioMs > 500) this.nextAudioMs = now;
-    if (now - this.nextVideoMs > 500) this.nextVideoMs = now;
-    if (this.o.audio) {
-      while (now >= this.nextAudioMs) {
-        this.sendAudio();
-        this.nextAudioMs += this.o.audioPtimeMs;
-      }
-    }
-    if (this.o.video) {
-      while (now >= this.nextVideoMs) {
-        this.sendFrame(now);
-        this.nextVideoMs += 1000 / this.o.fps;
-      }
-    }
-  }
-
-  /** RTP header + one-byte extensions (RFC 8285); returns the payload offset. */
-  private header(pt: number, marker: boolean, seq: number, ts: number, ssrc: number, audio: boolean): number {
-    const b = this.pkt;
-    b[0] = 0x90; // V=2, X=1
-    b[1] = (marker ? 0x80 : 0) | pt;
-    b.writeUInt16BE(seq & 0xffff, 2);
-    b.writeUInt32BE(ts >>> 0, 4);
-    b.writeUInt32BE(ssrc >>> 0, 8);
-    b.writeUInt16BE(0xbede, 12);
-    const tw = this.twSeq++ & 0xffff;
-    if (audio) {
-      b.writeUInt16BE(2, 14); // 8 bytes of elements
-      b[16] = (PUB_EXT_ID.audioLevel << 4) | 0;
-      b[17] = 0x80 | (this.o.audioLevel & 0x7f); // V bit: voice activity
-      b[18] = (PUB_EXT_ID.transportCc << 4) | 1;
-      b.writeUInt16BE(tw, 19);
-      b.fill(0, 21, 24);
-      return 24;
-    }
-    b.writeUInt16BE(1, 14);
-    b[16] = (PUB_EXT_ID.transportCc << 4) | 1;
-    b.writeUInt16BE(tw, 17);
-    b[19] = 0;
-    return 20;
-  }
-
-  private stamp(end: number, seq: number): void {
-    this.pkt.writeBigUInt64BE(process.hrtime.bigint(), end - STAMP_BYTES);
-    this.pkt.writeUInt32BE(seq >>> 0, end - 4);
-  }
-
-  private sendAudio(): void {
-    const p = this.header(OPUS_PT, false, this.audioSeq, this.audioTs, this.audioSsrc, true);
-    const len = Math.max(this.o.audioBytes, STAMP_BYTES + 1);
-    this.pkt[p] = 0x78; // Opus TOC: SILK-WB 20 ms, mono
-    this.pkt.fill(0x55, p + 1, p + len - STAMP_BYTES);
-    this.stamp(p + len, this.audioStampSeq++);
-    if (this.conn.sendRtp(this.pkt, p + len)) {
-      this.stats.audioPackets++;
-      this.stats.bytes += p + len;
-    }
-    this.audioSeq = (this.audioSeq + 1) & 0xffff;
-    this.audioTs = (this.audioTs + 48 * this.o.audioPtimeMs) >>> 0;
-  }
-
-  private sendFrame(now: number): void {
-    const o = this.o;
-    const key =
-      this.keyframeRequested || now - this.lastKeyframeMs >= o.keyframeIntervalS * 1000;
-    if (key) {
-      this.keyframeRequested = false;
-      this.lastKeyframeMs = now;
-      this.stats.keyframes++;
-    }
-    const frameBytes = Math.round(((o.videoKbps * 125) / o.fps) * (key ? o.keyframeScale : 1));
-    const packets = Math.max(1, Math.ceil(frameBytes / o.maxPayload));
-    const perPacket = Math.max(Math.ceil(frameBytes / packets), 4 + 10 + STAMP_BYTES + 1);
-    const pid = this.pictureId;
-    for (let i = 0; i < packets; i++) {
-      const p = this.header(VP8_PT, i === packets - 1, this.videoSeq, this.videoTs, this.videoSsrc, false);
-      const b = this.pkt;
-      // VP8 payload descriptor (RFC 7741 4.2): X=1, S on the first packet, PID 0; I=1 with a 15-bit picture id.
-      b[p] = 0x80 | (i === 0 ? 0x10 : 0);
-      b[p + 1] = 0x80;
-      b[p + 2] = 0x80 | (pid >> 8);
-      b[p + 3] = pid & 0xff;
-      let q = p + 4;
-      if (i === 0) {
-        if (key) {
-          // Frame tag with P=0 (key frame), show_frame; start code 9d 01 2a; 640x480.
-          b.set([0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01], q);
-          q += 10;
-        } else {
-          b.set([0x11, 0x00, 0x00], q); // P=1: inter frame
-          q += 3;
-        }
-      }
-      const end = p + perPacket;
-      b.fill(0xaa, q, end - STAMP_BYTES);
-      this.stamp(end, this.videoStampSeq++);
-      if (this.conn.sendRtp(b, end)) {
-        this.stats.videoPackets++;
-        this.stats.bytes += end;
-      }
-      this.videoSeq = (this.videoSeq + 1) & 0xffff;
-    }
-    this.stats.videoFrames++;
-    this.pictureId = (this.pictureId + 1) & 0x7fff;
-    this.videoTs = (this.videoTs + Math.round(90000 / o.fps)) >>> 0;
-  }
-
-  private lastKeyframeRequestMs = -Infinity;
-
-  private onRtcp(buf: Buffer, len: number): void {
-    let off = 0;
-    while (off + 4 <= len) {
-      const fmt = buf[off]! & 0x1f;
-      const pt = buf[off + 1]!;
-      const size = (buf.readUInt16BE(off + 2) + 1) * 4;
-      if (pt === 206 && (fmt === 1 || fmt === 4)) {
-        this.stats.keyframeRequests++;
-        const now = performance.now();
-        if (this.o.answerKeyframeRequests && now - this.lastKeyframeRequestMs >= 100) {
-          this.lastKeyframeRequestMs = now;
-          this.keyframeRequested = true;
-        }
-      } else if (pt === 205 && fmt === 1) this.stats.nacks++;
-      else if (pt === 205 && fmt === 15) this.stats.twccFeedback++;
-      else if (pt === 201) this.stats.receiverReports++;
-      off += size;
-    }
-  }
-
-  get connectionStats(): RtcConnection['stats'] {
-    return this.conn.stats;
-  }
-
-  close(): void {
-    this.stop();
-    this.conn.close();
-    this.sig.close();
-  }
-}
-
-/** True when a decrypted RTP packet starts a VP8 key frame (RFC 7741 4.2/4.3). */
-function isVp8KeyframeStart(buf: Buffer, len: number): boolean {
-  let off = 12 + 4 * (buf[0]! & 0x0f);
-  if (buf[0]! & 0x10) off += 4 + 4 * buf.readUInt16BE(off + 2);
-  if (off >= len) return false;
-  const b0 = buf[off++]!;
-  if (!(b0 & 0x10) || (b0 & 0x07) !== 0) return false; // S=1 and PID=0
-  if (b0 & 0x80) {
-    const x = buf[off++]!;
-    if (x & 0x80) off += buf[off]! & 0x80 ? 2 : 1;
-    if (x & 0x40) off++;
-    if (x & 0x30) off++;
-  }
-  return off < len && (buf[off]! & 0x01) === 0;
-}
-
-/** What a subscriber saw of one incoming stream (keyed by the SSRC sfud sends with). */
-export interface StreamState {
-  kind: 'audio' | 'video';
-  /** Packets received. */
-  received: number;
-  /** Highest bench sequence seen, and the first one. */
-  highest: number;
-  first: number;
-  /** Packets whose bench sequence was not above the highest (reordered or duplicated). */
-  late: number;
-}
-
-export interface SubscriberOptions {
-  url: string;
-  sid: string;
-  uid: string;
-  cert: DtlsCertificate;
-  /** One-way latency (us) of every received packet goes here. */
-  latency: Histogram;
-  /** SO_RCVBUF for the subscriber socket (0: the system default). */
-  recvBufferBytes?: number;
-  /** Ready (first video packet) within this time, or the subscriber fails. */
-  timeoutMs?: number;
-  /**
-   * Also connect the publisher PeerConnection (ICE + DTLS, no media), as
-   * ion-sdk-js does for its data channel; otherwise sfud times that transport
-   * out after 30 s and skips the peer's RTCP tick.
+   * Connect the publisher connection even when not publishing (ion-sdk-js does,
+   * for its data channel); otherwise the server times that transport out.
    */
   connectPublisherPc?: boolean;
-  /**
-   * Decrypt and read the stamp (latency, loss by stamp sequence). When false,
-   * only the clear RTP header is read: loss by RTP sequence (sfud keeps it
-   * continuous), no latency. Default true.
-   */
-  decrypt?: boolean;
-  /** What makes the subscriber ready: its first video packet (default) or its first packet of any kind (audio-only rooms). */
-  readyOn?: 'video' | 'media';
+  /** Signalling and connection timeout. */
+  timeoutMs?: number;
 }
 
-export class Subscriber {
-  /** performance.now() (ms) at each step of the join. */
-  /** firstKeyframe: the first video packet that starts a VP8 key frame (decodable video; decrypting subscribers only). */
-  readonly times = { start: 0, joined: 0, connected: 0, firstRtp: 0, firstVideo: 0, firstKeyframe: 0 };
-  readonly streams = new Map<number, StreamState>();
-  packets = 0;
-  bytes = 0;
+const PUBLISHER = 0;
+const SUBSCRIBER = 1;
+
+export class IonPeer {
+  source: MediaSource | undefined;
+  sink: MediaSink | undefined;
+  /** Subscriber offers answered. */
   offers = 0;
-  error: Error | undefined;
-  /** Resolves on the first video packet; rejects on failure or timeout. */
-  readonly ready: Promise<void>;
-  private resolveReady!: () => void;
-  private rejectReady!: (e: Error) => void;
-  private readyTimer: NodeJS.Timeout | undefined;
   private connecting = false;
   private closed = false;
-
-  private pubConn: RtcConnection | undefined;
+  /** Candidates trickled per target before the matching description was read. */
+  private readonly trickled: { address: string; port: number }[][] = [[], []];
+  private readonly trickleWaiters: (() => void)[][] = [[], []];
 
   private constructor(
-    private readonly conn: RtcConnection,
+    private readonly o: IonPeerOptions,
     private readonly sig: IonSignal,
-    private readonly opts: SubscriberOptions,
+    readonly pubConn: RtcConnection,
+    readonly subConn: RtcConnection | undefined,
   ) {
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
-    this.ready.catch(() => {}); // observed through `error` too
-    if (opts.decrypt === false) conn.onSrtpRaw = (buf, len) => this.onSrtpHeader(buf, len);
-    else conn.onRtp = (buf, len) => this.onRtp(buf, len);
+    sig.onTrickle = (target, candidate) => {
+      const c = parseTrickledCandidate(candidate);
+      if (!c || (target !== PUBLISHER && target !== SUBSCRIBER)) return;
+      this.trickled[target]!.push(c);
+      for (const w of this.trickleWaiters[target]!.splice(0)) w();
+    };
     sig.onOffer = (sdp) => this.onOffer(sdp);
-    sig.onClose = () => this.fail(new Error('signalling closed'));
+    sig.onClose = () => this.sink?.fail(new Error('signalling closed'));
   }
 
-  /** Joins `sid` as a subscribe-only peer; media follows asynchronously (see `ready`). */
-  static async join(opts: SubscriberOptions): Promise<Subscriber> {
+  static async join(o: IonPeerOptions): Promise<IonPeer> {
     const start = performance.now();
-    const conn = await RtcConnection.open(opts.cert, opts.recvBufferBytes ?? 0);
-    const pubConn = opts.connectPublisherPc ? await RtcConnection.open(opts.cert) : undefined;
+    const host = o.host ?? '127.0.0.1';
+    const pubConn = await RtcConnection.open(o.cert, { host });
+    const subConn = o.subscribe ? await RtcConnection.open(o.cert, { host, recvBufferBytes: o.subscribe.recvBufferBytes ?? 0 }) : undefined;
     let sig: IonSignal | undefined;
     try {
-      sig = await IonSignal.connect(opts.url);
-      const s = new Subscriber(conn, sig, opts);
-      s.pubConn = pubConn;
-      s.times.start = start;
-      s.readyTimer = setTimeout(() => s.fail(new Error(`no ${opts.readyOn === 'media' ? 'media' : 'video'} within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
-      const offer = dataOnlyOffer((pubConn ?? conn).local);
-      const answer = (await sig.call('join', { sid: opts.sid, uid: opts.uid, offer: { type: 'offer', sdp: offer } })) as { sdp?: unknown };
+      sig = await IonSignal.connect(o.url, o.timeoutMs ?? 10_000);
+      const p = new IonPeer(o, sig, pubConn, subConn);
+      if (o.subscribe && subConn) {
+        p.sink = new MediaSink(o.subscribe);
+        p.sink.times.start = start;
+        p.sink.attach(subConn);
+      }
+      let offer: string;
+      if (o.publish) {
+        p.source = new MediaSource(pubConn, o.publish);
+        const streamId = p.streamId;
+        offer = publisherOffer(pubConn.local, {
+          streamId,
+          audio: p.source.hasAudio ? { ssrc: p.source.audioSsrc, trackId: `${streamId}-audio` } : undefined,
+          video: p.source.hasVideo ? { ssrc: p.source.videoSsrc, trackId: `${streamId}-video` } : undefined,
+        });
+      } else {
+        offer = dataOnlyOffer(pubConn.local);
+      }
+      const answer = (await sig.call('join', { sid: o.sid, uid: o.uid, offer: { type: 'offer', sdp: offer } }, o.timeoutMs ?? 15_000)) as { sdp?: unknown };
       if (typeof answer?.sdp !== 'string') throw new Error('join: no answer SDP');
-      s.times.joined = performance.now();
-      pubConn?.connect(remoteTransport(parseSessionDescription(answer.sdp))).catch((err: unknown) => s.fail(err as Error));
-      return s;
+      if (p.sink) p.sink.times.joined = performance.now();
+      if (o.publish || o.connectPublisherPc) {
+        const connected = p.remoteFor(PUBLISHER, parseSessionDescription(answer.sdp)).then((remote) =>
+          pubConn.connect(remote, { ...rolesFor(remote, true), timeoutMs: o.timeoutMs ?? 20_000 }),
+        );
+        // A publisher must be connected before it is useful; a subscriber's publisher PC is a side show.
+        if (o.publish) await connected;
+        else connected.catch((err: unknown) => p.sink?.fail(err as Error));
+      }
+      return p;
     } catch (err) {
-      conn.close();
-      pubConn?.close();
+      pubConn.close();
+      subConn?.close();
       sig?.close();
       throw err;
     }
+  }
+
+  /** The remote transport of a description, waiting (bounded) for a trickled candidate when it has none. */
+  private async remoteFor(target: number, desc: ParsedSessionDescription): Promise<RemoteTransport> {
+    if (hasLoopbackCandidate(desc)) return remoteTransport(desc, [this.o.host ?? '127.0.0.1']);
+    const deadline = performance.now() + (this.o.timeoutMs ?? 10_000);
+    while (this.trickled[target]!.length === 0) {
+      const left = deadline - performance.now();
+      if (left <= 0 || this.closed) throw new Error(`no loopback candidate for target ${target} in SDP or trickle`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.trickleWaiters[target]!.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    const c = this.trickled[target]![0]!;
+    return remoteTransport(desc, [], [c]);
   }
 
   private onOffer(sdp: string): void {
     if (this.closed) return;
     this.offers++;
-    let desc;
+    let desc: ParsedSessionDescription;
+    const conn = this.subConn ?? this.pubConn;
     try {
       desc = parseSessionDescription(sdp);
-      this.sig.notify('answer', { desc: { type: 'answer', sdp: subscriberAnswer(desc, this.conn.local) } });
+      this.sink?.learnPayloadTypes(desc);
+      this.sig.notify('answer', { desc: { type: 'answer', sdp: subscriberAnswer(desc, conn.local) } });
     } catch (err) {
-      this.fail(err as Error);
+      this.sink?.fail(err as Error);
       return;
     }
-    if (this.connecting) return;
+    const sub = this.subConn;
+    if (!sub || this.connecting) return;
     this.connecting = true;
-    this.conn.connect(remoteTransport(desc)).then(
-      () => (this.times.connected = performance.now()),
-      (err: unknown) => this.fail(err as Error),
-    );
+    this.remoteFor(SUBSCRIBER, desc)
+      .then((remote) => sub.connect(remote, { ...rolesFor(remote, false), timeoutMs: this.o.timeoutMs ?? 20_000 }))
+      .then(
+        () => {
+          if (this.sink) this.sink.times.connected = performance.now();
+        },
+        (err: unknown) => this.sink?.fail(err as Error),
+      );
   }
 
-  private onRtp(buf: Buffer, len: number): void {
-    // Padding-only packets (a server probing the link, P bit) carry no stamp.
-    if ((buf[0]! & 0x20) !== 0) return;
-    // Media packets end with the stamp (sfud pads nothing it forwards).
-    if (len < 12 + STAMP_BYTES) return;
-    const sent = buf.readBigUInt64BE(len - STAMP_BYTES);
-    const seq = buf.readUInt32BE(len - 4);
-    const latencyUs = Number(process.hrtime.bigint() - sent) / 1000;
-    this.opts.latency.record(latencyUs);
-    this.packets++;
-    this.bytes += len;
-    const ssrc = buf.readUInt32BE(8);
-    if (this.times.firstKeyframe === 0 && (buf[1]! & 0x7f) !== OPUS_PT && isVp8KeyframeStart(buf, len)) {
-      this.times.firstKeyframe = performance.now();
-    }
-    const st = this.streams.get(ssrc);
-    if (!st) {
-      this.newStream(ssrc, (buf[1]! & 0x7f) === OPUS_PT ? 'audio' : 'video', seq);
-      return;
-    }
-    if (seq > st.highest) st.highest = seq;
-    else st.late++;
-    st.received++;
+  /** The stream id (msid) of what this peer publishes. */
+  get streamId(): string {
+    return `pub-${this.o.uid}`;
   }
 
-  /** Header-only accounting: RTP sequence numbers extended over wraps. */
-  private onSrtpHeader(buf: Buffer, len: number): void {
-    if (len < 12) return;
-    this.packets++;
-    this.bytes += len;
-    const seq = buf.readUInt16BE(2);
-    const ssrc = buf.readUInt32BE(8);
-    const st = this.streams.get(ssrc);
-    if (!st) {
-      this.newStream(ssrc, (buf[1]! & 0x7f) === OPUS_PT ? 'audio' : 'video', seq);
-      return;
-    }
-    const d = (seq - st.highest) & 0xffff;
-    if (d !== 0 && d < 0x8000) st.highest += d;
-    else st.late++;
-    st.received++;
+  /** UDP ports of the sockets that receive forwarded media. */
+  get ports(): number[] {
+    return this.subConn ? [this.subConn.port] : [];
   }
 
-  private newStream(ssrc: number, kind: 'audio' | 'video', seq: number): void {
-    this.streams.set(ssrc, { kind, received: 1, highest: seq, first: seq, late: 0 });
-    if (this.times.firstRtp === 0) this.times.firstRtp = performance.now();
-    if (kind === 'video') this.times.firstVideo = performance.now();
-    if (kind === 'video' || this.opts.readyOn === 'media') {
-      clearTimeout(this.readyTimer);
-      this.resolveReady();
-    }
+  get srtpProfile(): string | null {
+    return (this.subConn ?? this.pubConn).srtpProfile;
   }
 
-  /** Sum over streams: packets expected from the sequence range, and received. */
-  counters(): { expected: number; received: number } {
-    let expected = 0;
-    let received = 0;
-    for (const st of this.streams.values()) {
-      expected += st.highest - st.first + 1;
-      received += st.received;
-    }
-    return { expected, received };
-  }
-
-  get connectionStats(): RtcConnection['stats'] {
-    return this.conn.stats;
-  }
-
-  get port(): number {
-    return this.conn.port;
-  }
-
-  private fail(err: Error): void {
-    if (this.error || this.closed) return;
-    this.error = err;
-    clearTimeout(this.readyTimer);
-    this.rejectReady(err);
+  describe(): string {
+    return `${this.o.uid}: ${this.offers} offers answered, ${this.sink?.videoStreams ?? 0} video streams${this.sink?.error ? `, ${this.sink.error.message}` : ''}`;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.readyTimer);
-    this.conn.close();
-    this.pubConn?.close();
+    this.source?.stop();
+    this.sink?.close();
+    this.pubConn.close();
+    this.subConn?.close();
     this.sig.close();
   }
 }

@@ -26,6 +26,8 @@ export interface LocalIce {
   pwd: string;
   fingerprint: string;
   port: number;
+  /** Address of the host candidate (default 127.0.0.1). */
+  host?: string;
 }
 
 export function newIceCredentials(): { ufrag: string; pwd: string } {
@@ -41,9 +43,12 @@ function sessionLines(bundle: readonly string[], streamId?: string): string[] {
 }
 
 function transport(local: LocalIce, setup: 'actpass' | 'active'): string[] {
+  const host = local.host ?? '127.0.0.1';
   return [
-    'c=IN IP4 127.0.0.1',
-    `a=candidate:1 1 udp 2130706431 127.0.0.1 ${local.port} typ host generation 0`,
+    `c=IN IP4 ${host}`,
+    `a=candidate:1 1 udp 2130706431 ${host} ${local.port} typ host generation 0`,
+    // Every candidate is here (half trickle): full agents need not wait for more.
+    'a=end-of-candidates',
     `a=ice-ufrag:${local.ufrag}`,
     `a=ice-pwd:${local.pwd}`,
     `a=fingerprint:sha-256 ${local.fingerprint}`,
@@ -128,26 +133,73 @@ export interface RemoteTransport {
   ufrag: string;
   pwd: string;
   fingerprints: { algorithm: string; value: string }[];
+  /** The remote is an ICE-lite agent (sfud): we must control. */
+  iceLite: boolean;
+  /** The remote's a=setup in its first bundled section. */
+  setup?: 'actpass' | 'active' | 'passive' | 'holdconn';
 }
 
-/** ICE/DTLS parameters and the first UDP candidate of a remote description (sfud: one host candidate). */
-export function remoteTransport(desc: ParsedSessionDescription): RemoteTransport {
+/** Loopback only: the bench never sends anywhere else. */
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.');
+}
+
+/**
+ * ICE/DTLS parameters and one UDP host candidate of a remote description:
+ * IPv4 loopback only, the first of `prefer` that is offered, else the first
+ * loopback one (sfud: one host candidate; werift and Janus may list more).
+ * `trickled` adds candidates that came outside the description.
+ */
+export function remoteTransport(
+  desc: ParsedSessionDescription,
+  prefer: readonly string[] = ['127.0.0.1'],
+  trickled: readonly { address: string; port: number }[] = [],
+): RemoteTransport {
   const s = desc.sections.find((x) => !x.rejected && x.ice && (desc.bundle === null || desc.bundle.includes(x.mid)));
   // sfud writes its candidates in the BUNDLE-tag section only; look everywhere.
-  const cand = desc.sections
+  const cands: { address: string; port: number }[] = desc.sections
     .flatMap((x) => x.candidates)
-    .find((c) => c.protocol === 'udp' && c.component === 1 && !c.address.includes(':'));
-  if (!s?.ice || !cand) throw new Error('remote description has no usable IPv4 UDP candidate');
+    .filter((c) => c.protocol === 'udp' && c.component === 1 && isLoopback(c.address));
+  cands.push(...trickled);
+  let cand = cands[0];
+  for (const p of prefer) {
+    const c = cands.find((x) => x.address === p);
+    if (c) {
+      cand = c;
+      break;
+    }
+  }
+  if (!s?.ice || !cand) throw new Error('remote description has no usable IPv4 loopback UDP candidate');
   return {
     address: cand.address,
     port: cand.port,
     ufrag: s.ice.usernameFragment,
     pwd: s.ice.password,
     fingerprints: s.fingerprints.map((f) => ({ algorithm: f.algorithm, value: f.value })),
+    iceLite: desc.iceLite,
+    setup: s.setup,
   };
 }
 
+/** A remote description offered a candidate in SDP or not yet (it may trickle them). */
+export function hasLoopbackCandidate(desc: ParsedSessionDescription): boolean {
+  return desc.sections.some((x) => x.candidates.some((c) => c.protocol === 'udp' && c.component === 1 && isLoopback(c.address)));
+}
+
+/**
+ * Our ICE and DTLS roles toward `remote` (RFC 8445 6.1.1, RFC 5763 5): an
+ * ICE-lite remote is always controlled; otherwise the offerer controls. DTLS:
+ * we are the server only when the remote said it is the client (a=setup:active);
+ * to an actpass offer we answered active.
+ */
+export function rolesFor(remote: RemoteTransport, weOffered: boolean): { iceRole: 'controlling' | 'controlled'; dtlsRole: 'client' | 'server' } {
+  const iceRole = remote.iceLite || weOffered ? 'controlling' : 'controlled';
+  const dtlsRole = remote.setup === 'active' ? 'server' : 'client';
+  return { iceRole, dtlsRole };
+}
+
 export { parseSessionDescription };
+export type { ParsedSessionDescription };
 
 function answerMedia(s: ParsedSection, local: LocalIce): string[] {
   const pts = s.codecs.map((c) => c.payloadType);
@@ -194,4 +246,18 @@ export function subscriberAnswer(offer: ParsedSessionDescription, local: LocalIc
     }
   }
   return [...sessionLines(accepted), ...body, ''].join('\r\n');
+}
+
+/**
+ * The transport parts of a trickled `candidate:...` string (RFC 8839 5.1),
+ * or null when it is not a UDP IPv4 loopback host candidate we can use.
+ */
+export function parseTrickledCandidate(candidate: string): { address: string; port: number } | null {
+  const f = candidate.replace(/^a=/, '').replace(/^candidate:/, '').trim().split(/\s+/);
+  // foundation component transport priority address port "typ" type
+  if (f.length < 8 || f[1] !== '1' || f[2]?.toLowerCase() !== 'udp') return null;
+  const address = f[4]!;
+  const port = Number(f[5]);
+  if (!isLoopback(address) || !Number.isInteger(port) || port <= 0 || port > 65535) return null;
+  return { address, port };
 }

@@ -4,96 +4,53 @@
  * requests with string ids, `answer`/`trickle` as notifications, and the
  * server's `offer`/`trickle` notifications handed to callbacks.
  */
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { JsonSocket, openWebSocket, type Json } from './ws.js';
 
-type Json = Record<string, unknown>;
-
-export class IonSignal {
+export class IonSignal extends JsonSocket<unknown> {
   private nextId = 1;
-  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   /** Error frames that answered no call (failed `answer`s come back with id 0). */
   strayErrors = 0;
   lastStrayError = '';
   onOffer: (sdp: string) => void = () => {};
-  onClose: () => void = () => {};
-  private closed = false;
+  /** A `trickle` notification: target 0 (publisher PC) or 1 (subscriber PC) and the candidate string. */
+  onTrickle: (target: number, candidate: string) => void = () => {};
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data) => this.onFrame(String(data)));
-    ws.on('close', () => {
-      this.closed = true;
-      for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new Error('signalling socket closed'));
-      }
-      this.pending.clear();
-      this.onClose();
-    });
+  private constructor(ws: WebSocket) {
+    super(ws, 'signalling socket closed');
   }
 
-  static connect(url: string, timeoutMs = 10_000): Promise<IonSignal> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error(`WebSocket ${url} did not open within ${timeoutMs} ms`));
-      }, timeoutMs);
-      ws.once('open', () => {
-        clearTimeout(timer);
-        resolve(new IonSignal(ws));
-      });
-      ws.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+  static async connect(url: string, timeoutMs = 10_000): Promise<IonSignal> {
+    return new IonSignal(await openWebSocket(url, undefined, timeoutMs));
   }
 
-  private onFrame(text: string): void {
-    let msg: Json;
-    try {
-      msg = JSON.parse(text) as Json;
-    } catch {
-      return;
-    }
+  protected onMessage(msg: Json): void {
     if (typeof msg.method === 'string') {
       const params = msg.params as Json | undefined;
       if (msg.method === 'offer' && typeof params?.sdp === 'string') this.onOffer(params.sdp);
-      return;
-    }
-    const p = typeof msg.id === 'string' ? this.pending.get(msg.id) : undefined;
-    if (!p) {
-      if (msg.error !== undefined) {
-        this.strayErrors++;
-        this.lastStrayError = JSON.stringify(msg.error);
+      else if (msg.method === 'trickle' && typeof params?.target === 'number') {
+        const c = params.candidate as Json | undefined;
+        if (typeof c?.candidate === 'string') this.onTrickle(params.target, c.candidate);
       }
       return;
     }
-    this.pending.delete(msg.id as string);
-    clearTimeout(p.timer);
-    if (msg.error !== undefined) p.reject(new Error(`rpc error: ${JSON.stringify(msg.error)}`));
-    else p.resolve(msg.result);
+    const err = msg.error !== undefined ? new Error(`rpc error: ${JSON.stringify(msg.error)}`) : undefined;
+    if (typeof msg.id === 'string' && this.pending.settle(msg.id, msg.result, err)) return;
+    if (err) {
+      this.strayErrors++;
+      this.lastStrayError = JSON.stringify(msg.error);
+    }
   }
 
   call(method: string, params: Json, timeoutMs = 15_000): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('signalling socket closed'));
     const id = `c${this.nextId++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`no reply to ${method} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.ws.send(JSON.stringify({ method, params, id }));
-    });
+    const answer = this.pending.add(id, timeoutMs, method);
+    this.sendJson({ method, params, id });
+    return answer;
   }
 
   notify(method: string, params: Json): void {
-    if (!this.closed && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ method, params }));
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.ws.close();
+    this.sendJson({ method, params });
   }
 }

@@ -7,7 +7,7 @@
  * shared machine to go quiet before a window.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Subscriber } from '../loadgen/client.js';
+import type { Subscriber } from '../loadgen/roles.js';
 import type { Histogram } from '../loadgen/histogram.js';
 import { cpuSeconds, hostBusySeconds, udpSockets } from '../loadgen/proc.js';
 import { serverCpuSeconds, serverRssBytes, type RunningServer } from './servers.js';

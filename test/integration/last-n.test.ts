@@ -9,7 +9,7 @@ import t from 'tap';
 import { Sfu } from '../../src/sfu.js';
 import { generateCertificate } from '../../src/dtls/certificate.js';
 import { createVp8Descriptor, parseVp8 } from '../../src/rtp/codecs/index.js';
-import { Publisher, Subscriber } from '../../bench/loadgen/client.js';
+import { Publisher, Subscriber } from '../../bench/loadgen/roles.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
 
@@ -72,7 +72,7 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
   const lastAt = new Map<number, number>();
   const returns: { keyframe: boolean; seqContinues: boolean; ssrc: number }[] = [];
   const vp8 = createVp8Descriptor();
-  const conn = (sub as unknown as { conn: { onRtp: ((b: Buffer, n: number) => void) | undefined } }).conn;
+  const conn = sub.peer.subConn!;
   const inner = conn.onRtp!;
   conn.onRtp = (buf, len) => {
     inner(buf, len);

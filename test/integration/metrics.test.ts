@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { pino } from 'pino';
 import { Sfu } from '../../src/sfu.js';
 import { generateCertificate } from '../../src/dtls/certificate.js';
-import { Publisher, Subscriber } from '../../bench/loadgen/client.js';
+import { Publisher, Subscriber } from '../../bench/loadgen/roles.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
 

@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Sfu } from '../../src/sfu.js';
 import { generateCertificate } from '../../src/dtls/certificate.js';
-import { Publisher, Subscriber } from '../../bench/loadgen/client.js';
+import { Publisher, Subscriber } from '../../bench/loadgen/roles.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
 

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { WebhookNotifier, verifyWebhookSignature, signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookEvent } from '../../src/webhooks/index.js';
 import { Sfu } from '../../src/sfu.js';
 import { generateCertificate } from '../../src/dtls/certificate.js';
-import { Publisher } from '../../bench/loadgen/client.js';
+import { Publisher } from '../../bench/loadgen/roles.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
 
 const SECRET = 'test-secret';

@@ -12,7 +12,7 @@ import { dirname, join as joinPath, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCertificate } from '../../src/dtls/certificate.js';
 import { startMediasoupIon, type MediasoupIon } from '../../bench/servers/mediasoup-ion.js';
-import { Publisher, Subscriber } from '../../bench/loadgen/client.js';
+import { Publisher, Subscriber } from '../../bench/loadgen/roles.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
 import { waitFor } from './echo.js';
 import { join, type Participant } from '../helpers/ion-sdk-node.js';

@@ -1,0 +1,507 @@
+/**
+ * The media half of the load generator, independent of any server's
+ * signalling: `MediaSource` sends synthetic VP8-shaped video and Opus-shaped
+ * audio over a connected RtcConnection; `MediaSink` reads what a server
+ * forwards, checks continuity and records one-way latency.
+ *
+ * Every media packet ends with a 12-byte stamp: the send time
+ * (`process.hrtime.bigint()`, CLOCK_MONOTONIC, the same clock in every
+ * process on the host) and a per-stream sequence number, so loss and latency
+ * are measured on what the publisher sent, whatever the server rewrites in the
+ * RTP header.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RtcConnection } from './connection.js';
+import type { Histogram } from './histogram.js';
+import { OPUS_PT, PUB_EXT_ID, VP8_PT, type ParsedSessionDescription } from './sdp.js';
+
+/** Bytes of the bench stamp at the end of every payload: send time (u64 ns) + stream sequence (u32). */
+export const STAMP_BYTES = 12;
+
+export interface MediaSourceOptions {
+  audio?: boolean;
+  video?: boolean;
+  videoKbps?: number;
+  fps?: number;
+  /** Largest RTP payload (a frame is cut into ceil(bytes / maxPayload) packets). */
+  maxPayload?: number;
+  /** A keyframe every this many seconds (servers forward video to a new subscriber from a keyframe on). */
+  keyframeIntervalS?: number;
+  /** Keyframe size relative to a delta frame. */
+  keyframeScale?: number;
+  /** Answer PLI/FIR with a keyframe, as browsers do (at most every 100 ms). */
+  answerKeyframeRequests?: boolean;
+  /** Opus payload bytes per packet (80 at 20 ms = 32 kbps). */
+  audioBytes?: number;
+  /** Opus frame duration, ms (20 default; 60 is legal Opus and a third of the packets). */
+  audioPtimeMs?: number;
+  /** Audio level in -dBov (0 loudest, 127 silence) written in the ssrc-audio-level extension. */
+  audioLevel?: number;
+}
+
+export interface MediaSourceStats {
+  audioPackets: number;
+  videoPackets: number;
+  videoFrames: number;
+  keyframes: number;
+  bytes: number;
+  keyframeRequests: number;
+  nacks: number;
+  twccFeedback: number;
+  receiverReports: number;
+}
+
+export class MediaSource {
+  readonly audioSsrc = randomBytes(4).readUInt32BE() || 1;
+  readonly videoSsrc = randomBytes(4).readUInt32BE() || 2;
+  private readonly o: Required<MediaSourceOptions>;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly pkt = Buffer.alloc(1500);
+  // RTP state
+  private audioSeq = randomBytes(2).readUInt16BE();
+  private videoSeq = randomBytes(2).readUInt16BE();
+  private audioTs = randomBytes(4).readUInt32BE();
+  private videoTs = randomBytes(4).readUInt32BE();
+  private twSeq = 0;
+  private pictureId = randomBytes(2).readUInt16BE() & 0x7fff;
+  private audioStampSeq = 0;
+  private videoStampSeq = 0;
+  private nextAudioMs = 0;
+  private nextVideoMs = 0;
+  private lastKeyframeMs = -Infinity;
+  private keyframeRequested = true;
+  private lastKeyframeRequestMs = -Infinity;
+
+  readonly stats: MediaSourceStats = {
+    audioPackets: 0,
+    videoPackets: 0,
+    videoFrames: 0,
+    keyframes: 0,
+    bytes: 0,
+    keyframeRequests: 0,
+    nacks: 0,
+    twccFeedback: 0,
+    receiverReports: 0,
+  };
+
+  constructor(
+    private readonly conn: RtcConnection,
+    opts: MediaSourceOptions = {},
+  ) {
+    this.o = {
+      audio: opts.audio ?? true,
+      video: opts.video ?? true,
+      videoKbps: opts.videoKbps ?? 1000,
+      fps: opts.fps ?? 30,
+      maxPayload: opts.maxPayload ?? 1100,
+      keyframeIntervalS: opts.keyframeIntervalS ?? 2,
+      keyframeScale: opts.keyframeScale ?? 3,
+      answerKeyframeRequests: opts.answerKeyframeRequests ?? true,
+      audioBytes: opts.audioBytes ?? 80,
+      audioPtimeMs: opts.audioPtimeMs ?? 20,
+      audioLevel: opts.audioLevel ?? 30,
+    };
+    conn.onRtcp = (buf, len) => this.onRtcp(buf, len);
+  }
+
+  get hasAudio(): boolean {
+    return this.o.audio;
+  }
+
+  get hasVideo(): boolean {
+    return this.o.video;
+  }
+
+  /** The level written in the next audio packets (talk schedules change it while sending). */
+  set audioLevel(level: number) {
+    this.o.audioLevel = Math.max(0, Math.min(127, Math.round(level)));
+  }
+
+  get audioLevel(): number {
+    return this.o.audioLevel;
+  }
+
+  /**
+   * Audio level (-dBov, 127 silence) and Opus payload bytes from the next
+   * packet on: lets a talk schedule switch a speaker between talking and silence.
+   */
+  setAudio(level: number, bytes: number = this.o.audioBytes): void {
+    this.audioLevel = level;
+    this.o.audioBytes = bytes;
+  }
+
+  /** Starts sending (a keyframe first). */
+  start(): void {
+    if (this.timer) return;
+    const now = performance.now();
+    this.nextAudioMs = now;
+    this.nextVideoMs = now;
+    this.timer = setInterval(() => this.tick(), 2);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    // Far behind (a stalled event loop): skip ahead instead of bursting.
+    if (now - this.nextAudioMs > 500) this.nextAudioMs = now;
+    if (now - this.nextVideoMs > 500) this.nextVideoMs = now;
+    if (this.o.audio) {
+      while (now >= this.nextAudioMs) {
+        this.sendAudio();
+        this.nextAudioMs += this.o.audioPtimeMs;
+      }
+    }
+    if (this.o.video) {
+      while (now >= this.nextVideoMs) {
+        this.sendFrame(now);
+        this.nextVideoMs += 1000 / this.o.fps;
+      }
+    }
+  }
+
+  /** RTP header + one-byte extensions (RFC 8285); returns the payload offset. */
+  private header(pt: number, marker: boolean, seq: number, ts: number, ssrc: number, audio: boolean): number {
+    const b = this.pkt;
+    b[0] = 0x90; // V=2, X=1
+    b[1] = (marker ? 0x80 : 0) | pt;
+    b.writeUInt16BE(seq & 0xffff, 2);
+    b.writeUInt32BE(ts >>> 0, 4);
+    b.writeUInt32BE(ssrc >>> 0, 8);
+    b.writeUInt16BE(0xbede, 12);
+    const tw = this.twSeq++ & 0xffff;
+    if (audio) {
+      b.writeUInt16BE(2, 14); // 8 bytes of elements
+      b[16] = (PUB_EXT_ID.audioLevel << 4) | 0;
+      // V bit (voice activity) only when the level says someone speaks.
+      b[17] = (this.o.audioLevel < 60 ? 0x80 : 0) | (this.o.audioLevel & 0x7f);
+      b[18] = (PUB_EXT_ID.transportCc << 4) | 1;
+      b.writeUInt16BE(tw, 19);
+      b.fill(0, 21, 24);
+      return 24;
+    }
+    b.writeUInt16BE(1, 14);
+    b[16] = (PUB_EXT_ID.transportCc << 4) | 1;
+    b.writeUInt16BE(tw, 17);
+    b[19] = 0;
+    return 20;
+  }
+
+  private stamp(end: number, seq: number): void {
+    this.pkt.writeBigUInt64BE(process.hrtime.bigint(), end - STAMP_BYTES);
+    this.pkt.writeUInt32BE(seq >>> 0, end - 4);
+  }
+
+  private sendAudio(): void {
+    const p = this.header(OPUS_PT, false, this.audioSeq, this.audioTs, this.audioSsrc, true);
+    const len = Math.max(this.o.audioBytes, STAMP_BYTES + 1);
+    this.pkt[p] = 0x78; // Opus TOC: SILK-WB 20 ms, mono
+    this.pkt.fill(0x55, p + 1, p + len - STAMP_BYTES);
+    this.stamp(p + len, this.audioStampSeq++);
+    if (this.conn.sendRtp(this.pkt, p + len)) {
+      this.stats.audioPackets++;
+      this.stats.bytes += p + len;
+    }
+    this.audioSeq = (this.audioSeq + 1) & 0xffff;
+    this.audioTs = (this.audioTs + 48 * this.o.audioPtimeMs) >>> 0;
+  }
+
+  private sendFrame(now: number): void {
+    const o = this.o;
+    const key = this.keyframeRequested || now - this.lastKeyframeMs >= o.keyframeIntervalS * 1000;
+    if (key) {
+      this.keyframeRequested = false;
+      this.lastKeyframeMs = now;
+      this.stats.keyframes++;
+    }
+    const frameBytes = Math.round(((o.videoKbps * 125) / o.fps) * (key ? o.keyframeScale : 1));
+    const packets = Math.max(1, Math.ceil(frameBytes / o.maxPayload));
+    const perPacket = Math.max(Math.ceil(frameBytes / packets), 4 + 10 + STAMP_BYTES + 1);
+    const pid = this.pictureId;
+    for (let i = 0; i < packets; i++) {
+      const p = this.header(VP8_PT, i === packets - 1, this.videoSeq, this.videoTs, this.videoSsrc, false);
+      const b = this.pkt;
+      // VP8 payload descriptor (RFC 7741 4.2): X=1, S on the first packet, PID 0; I=1 with a 15-bit picture id.
+      b[p] = 0x80 | (i === 0 ? 0x10 : 0);
+      b[p + 1] = 0x80;
+      b[p + 2] = 0x80 | (pid >> 8);
+      b[p + 3] = pid & 0xff;
+      let q = p + 4;
+      if (i === 0) {
+        if (key) {
+          // Frame tag with P=0 (key frame), show_frame; start code 9d 01 2a; 640x480.
+          b.set([0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01], q);
+          q += 10;
+        } else {
+          b.set([0x11, 0x00, 0x00], q); // P=1: inter frame
+          q += 3;
+        }
+      }
+      const end = p + perPacket;
+      b.fill(0xaa, q, end - STAMP_BYTES);
+      this.stamp(end, this.videoStampSeq++);
+      if (this.conn.sendRtp(b, end)) {
+        this.stats.videoPackets++;
+        this.stats.bytes += end;
+      }
+      this.videoSeq = (this.videoSeq + 1) & 0xffff;
+    }
+    this.stats.videoFrames++;
+    this.pictureId = (this.pictureId + 1) & 0x7fff;
+    this.videoTs = (this.videoTs + Math.round(90000 / o.fps)) >>> 0;
+  }
+
+  private onRtcp(buf: Buffer, len: number): void {
+    let off = 0;
+    while (off + 4 <= len) {
+      const fmt = buf[off]! & 0x1f;
+      const pt = buf[off + 1]!;
+      const size = (buf.readUInt16BE(off + 2) + 1) * 4;
+      if (pt === 206 && (fmt === 1 || fmt === 4)) {
+        this.stats.keyframeRequests++;
+        const now = performance.now();
+        if (this.o.answerKeyframeRequests && now - this.lastKeyframeRequestMs >= 100) {
+          this.lastKeyframeRequestMs = now;
+          this.keyframeRequested = true;
+        }
+      } else if (pt === 205 && fmt === 1) this.stats.nacks++;
+      else if (pt === 205 && fmt === 15) this.stats.twccFeedback++;
+      else if (pt === 201) this.stats.receiverReports++;
+      off += size;
+    }
+  }
+}
+
+/** True when a decrypted RTP packet starts a VP8 key frame (RFC 7741 4.2/4.3). */
+export function isVp8KeyframeStart(buf: Buffer, len: number): boolean {
+  let off = 12 + 4 * (buf[0]! & 0x0f);
+  if (buf[0]! & 0x10) off += 4 + 4 * buf.readUInt16BE(off + 2);
+  if (off >= len) return false;
+  const b0 = buf[off++]!;
+  if (!(b0 & 0x10) || (b0 & 0x07) !== 0) return false; // S=1 and PID=0
+  if (b0 & 0x80) {
+    const x = buf[off++]!;
+    if (x & 0x80) off += buf[off]! & 0x80 ? 2 : 1;
+    if (x & 0x40) off++;
+    if (x & 0x30) off++;
+  }
+  return off < len && (buf[off]! & 0x01) === 0;
+}
+
+/** What a sink saw of one incoming stream (keyed by the SSRC the server sends with). */
+export interface StreamState {
+  kind: 'audio' | 'video';
+  /** Packets received. */
+  received: number;
+  /** Highest bench sequence seen, and the first one. */
+  highest: number;
+  first: number;
+  /** Packets whose bench sequence was not above the highest (reordered or duplicated). */
+  late: number;
+}
+
+export interface MediaSinkOptions {
+  /** One-way latency (us) of every received packet goes here. */
+  latency: Histogram;
+  /**
+   * Decrypt and read the stamp (latency, loss by stamp sequence). When false,
+   * only the clear RTP header is read: loss by RTP sequence (servers keep it
+   * continuous per stream), no latency. Default true.
+   */
+  decrypt?: boolean;
+  /** Ready once video arrived from this many distinct streams (default 1). */
+  videoStreams?: number;
+  /** Ready within this time, or the sink fails. */
+  timeoutMs?: number;
+  /** What makes the sink ready: video from `videoStreams` streams (default) or its first packet of any kind (audio-only rooms). */
+  readyOn?: 'video' | 'media';
+}
+
+/** performance.now() (ms) at each step of a join; 0 until it happens. */
+export interface JoinTimes {
+  start: number;
+  joined: number;
+  connected: number;
+  firstRtp: number;
+  firstVideo: number;
+  /** The first video packet that starts a VP8 key frame (decodable video; decrypting sinks only). */
+  firstKeyframe: number;
+  /** Video from every expected stream (`videoStreams`). */
+  allVideo: number;
+}
+
+export class MediaSink {
+  readonly times: JoinTimes = { start: performance.now(), joined: 0, connected: 0, firstRtp: 0, firstVideo: 0, firstKeyframe: 0, allVideo: 0 };
+  readonly streams = new Map<number, StreamState>();
+  packets = 0;
+  bytes = 0;
+  error: Error | undefined;
+  /** Resolves once video arrived from `videoStreams` streams; rejects on failure or timeout. */
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: Error) => void;
+  private readyTimer: NodeJS.Timeout | undefined;
+  private videoStreamsSeen = 0;
+  private readonly wantVideoStreams: number;
+  private readonly readyOnMedia: boolean;
+  private readonly streamWaiters: { n: number; resolve: () => void }[] = [];
+  /** Payload types that carry audio (from the server's offers; Opus 111 until one is read). */
+  private readonly audioPts = new Set<number>([OPUS_PT]);
+  private readonly latency: Histogram;
+
+  constructor(opts: MediaSinkOptions) {
+    this.latency = opts.latency;
+    this.wantVideoStreams = opts.videoStreams ?? 1;
+    this.readyOnMedia = opts.readyOn === 'media';
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // observed through `error` too
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    this.readyTimer = setTimeout(() => this.fail(new Error(`video from ${this.videoStreamsSeen} of ${this.wantVideoStreams} streams within ${timeoutMs} ms`)), timeoutMs);
+    this.decrypt = opts.decrypt ?? true;
+  }
+
+  private readonly decrypt: boolean;
+
+  /** Reads media from `conn` (decrypting or header-only, as configured). */
+  attach(conn: RtcConnection): void {
+    if (this.decrypt) conn.onRtp = (buf, len) => this.onRtp(buf, len);
+    else conn.onSrtpRaw = (buf, len) => this.onSrtpHeader(buf, len);
+  }
+
+  /** Learns which payload types are audio from an offer or answer the server sent. */
+  learnPayloadTypes(desc: ParsedSessionDescription): void {
+    for (const s of desc.sections) {
+      if (s.kind !== 'audio') continue;
+      for (const c of s.codecs) this.audioPts.add(c.payloadType);
+    }
+  }
+
+  /** Distinct video streams received so far. */
+  get videoStreams(): number {
+    return this.videoStreamsSeen;
+  }
+
+  /** Resolves once video arrived from `n` distinct streams; rejects after `timeoutMs`. */
+  waitVideoStreams(n: number, timeoutMs: number): Promise<void> {
+    if (this.videoStreamsSeen >= n) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.streamWaiters.indexOf(w);
+        if (i >= 0) this.streamWaiters.splice(i, 1);
+        reject(new Error(`video from ${this.videoStreamsSeen} of ${n} streams within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const w = {
+        n,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.streamWaiters.push(w);
+    });
+  }
+
+  private onRtp(buf: Buffer, len: number): void {
+    // Padding-only packets (a server probing the link, P bit) carry no stamp.
+    if ((buf[0]! & 0x20) !== 0) return;
+    // Media packets end with the stamp (servers pad nothing they forward).
+    if (len < 12 + STAMP_BYTES) return;
+    const sent = buf.readBigUInt64BE(len - STAMP_BYTES);
+    const seq = buf.readUInt32BE(len - 4);
+    const latencyUs = Number(process.hrtime.bigint() - sent) / 1000;
+    this.latency.record(latencyUs);
+    this.packets++;
+    this.bytes += len;
+    const ssrc = buf.readUInt32BE(8);
+    const audio = this.audioPts.has(buf[1]! & 0x7f);
+    if (this.times.firstKeyframe === 0 && !audio && isVp8KeyframeStart(buf, len)) {
+      this.times.firstKeyframe = performance.now();
+    }
+    const st = this.streams.get(ssrc);
+    if (!st) {
+      this.newStream(ssrc, audio ? 'audio' : 'video', seq);
+      return;
+    }
+    if (seq > st.highest) st.highest = seq;
+    else st.late++;
+    st.received++;
+  }
+
+  /** Header-only accounting: RTP sequence numbers extended over wraps. */
+  private onSrtpHeader(buf: Buffer, len: number): void {
+    if (len < 12) return;
+    this.packets++;
+    this.bytes += len;
+    const seq = buf.readUInt16BE(2);
+    const ssrc = buf.readUInt32BE(8);
+    const st = this.streams.get(ssrc);
+    if (!st) {
+      this.newStream(ssrc, this.audioPts.has(buf[1]! & 0x7f) ? 'audio' : 'video', seq);
+      return;
+    }
+    const d = (seq - st.highest) & 0xffff;
+    if (d !== 0 && d < 0x8000) st.highest += d;
+    else st.late++;
+    st.received++;
+  }
+
+  private newStream(ssrc: number, kind: 'audio' | 'video', seq: number): void {
+    this.streams.set(ssrc, { kind, received: 1, highest: seq, first: seq, late: 0 });
+    if (this.times.firstRtp === 0) this.times.firstRtp = performance.now();
+    if (this.readyOnMedia && this.times.allVideo === 0 && !this.error) {
+      // Audio-only rooms: the first packet of any kind is the join's end (`allVideo` keeps its name).
+      this.times.allVideo = performance.now();
+      clearTimeout(this.readyTimer);
+      this.resolveReady();
+    }
+    if (kind === 'video') {
+      if (this.times.firstVideo === 0) this.times.firstVideo = performance.now();
+      this.videoStreamsSeen++;
+      this.checkReady();
+      for (let i = this.streamWaiters.length - 1; i >= 0; i--) {
+        const w = this.streamWaiters[i]!;
+        if (this.videoStreamsSeen >= w.n) {
+          this.streamWaiters.splice(i, 1);
+          w.resolve();
+        }
+      }
+    }
+  }
+
+  private checkReady(): void {
+    if (this.times.allVideo !== 0 || this.error || this.videoStreamsSeen < this.wantVideoStreams) return;
+    this.times.allVideo = performance.now();
+    clearTimeout(this.readyTimer);
+    this.resolveReady();
+  }
+
+  /** Sum over streams: packets expected from the sequence range, and received. */
+  counters(): { expected: number; received: number } {
+    let expected = 0;
+    let received = 0;
+    for (const st of this.streams.values()) {
+      expected += st.highest - st.first + 1;
+      received += st.received;
+    }
+    return { expected, received };
+  }
+
+  /** Records the first failure; `ready` rejects unless it already resolved. */
+  fail(err: Error): void {
+    if (this.error) return;
+    this.error = err;
+    clearTimeout(this.readyTimer);
+    this.rejectReady(err);
+  }
+
+  close(): void {
+    clearTimeout(this.readyTimer);
+    if (this.times.allVideo === 0) this.fail(new Error('closed'));
+  }
+}

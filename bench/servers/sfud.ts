@@ -1,0 +1,46 @@
+/**
+ * sfud itself: the built daemon (`dist/bin/sfud.js`) in its own process, so
+ * its CPU (all threads, /proc) is measured apart from the load generator's.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freeTcpPort, freeUdpPort, spawnLogged, stopChild, waitForHttp } from './process.js';
+import { joinIon } from './ion.js';
+import type { RunningServer, ServerSpec, StartContext } from './types.js';
+
+export const sfudServer: ServerSpec = {
+  name: 'sfud',
+  describe: 'sfud daemon (dist/bin/sfud.js), ion-sfu JSON-RPC, ICE-lite',
+  available(ctx) {
+    return existsSync(join(ctx.root, 'dist/bin/sfud.js')) ? { ok: true } : { ok: false, reason: 'dist/bin/sfud.js is missing', hint: 'npm run build' };
+  },
+  async start(ctx: StartContext): Promise<RunningServer> {
+    const host = ctx.clientHost;
+    const httpPort = await freeTcpPort(host);
+    const udpPort = await freeUdpPort(host);
+    const nodeArgs = ctx.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProfDir] : [];
+    const c = spawnLogged(process.execPath, [
+      ...nodeArgs,
+      join(ctx.root, 'dist/bin/sfud.js'),
+      '--listen',
+      `${host}:${httpPort}`,
+      '--udp-host',
+      host,
+      '--udp-port',
+      String(udpPort),
+      '--log-level',
+      'warn',
+    ]);
+    await waitForHttp(c, `http://${host}:${httpPort}/health`, 'sfud');
+    const url = `ws://${host}:${httpPort}/ws`;
+    return {
+      name: 'sfud',
+      pid: c.pid,
+      isServerPort: (p) => p === udpPort,
+      join: (o) => joinIon(url, host, o),
+      info: { signalling: url, udpPort },
+      log: () => c.log,
+      stop: () => stopChild(c),
+    };
+  },
+};
