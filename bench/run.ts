@@ -16,6 +16,7 @@
  *          --n 10,25,50 (fan-out steps, every server)  --m 4,6 (meeting steps)
  *          --seconds 5  --warmup 2  --wait-quiet 3 (before each window, wait up to S for other processes to calm)
  *          --retries 0 (measure a window again when other processes were busy in it)  --budget 270 (seconds, whole run)
+ *          (--n applies to every fan-out scenario: fanout, simulcast)
  *          --max-loss 1  --join-concurrency 10  --recv-buf BYTES  --decrypt-every K  --no-pub-pc
  *          --cpu-prof DIR (Node servers)  --out-dir bench/results  --no-write  --no-netns
  *          --install-janus (root only: apt-get install janus when it is missing)
@@ -220,7 +221,7 @@ export function commandLine(argv: readonly string[], ev: string | undefined, scr
 
 /** The steps a server runs in a scenario, or undefined when this mode leaves it out. */
 export function plannedSteps(s: ScenarioSpec, server: string, o: BenchOptions, serversChosen: boolean): number[] | undefined {
-  const explicit = s.name === 'fanout' ? o.fanoutSteps : s.name === 'meeting' ? o.meetingSteps : undefined;
+  const explicit = s.unit === 'subscribers' ? o.fanoutSteps : o.meetingSteps;
   if (explicit) return explicit;
   if (!o.full && !serversChosen && s.defaults.quickServers && !s.defaults.quickServers.includes(server)) return undefined;
   const per = s.defaults.perServer?.[server];
@@ -334,7 +335,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
     machine: machineInfo(),
     netns: ctx.inNetns,
     options: { ...o, servers: o.servers ?? null, scenarios: o.scenarios ?? null },
-    scenarios: scenarios.map((s) => ({ name: s.name, title: s.title, unit: s.unit })),
+    scenarios: scenarios.map((s) => ({ name: s.name, title: s.title, unit: s.unit, baseline: s.baseline })),
     servers: entries,
     runs,
     notes,

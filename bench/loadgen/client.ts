@@ -95,7 +95,7 @@ export class IonPeer {
         offer = publisherOffer(pubConn.local, {
           streamId,
           audio: p.source.hasAudio ? { ssrc: p.source.audioSsrc, trackId: `${streamId}-audio` } : undefined,
-          video: p.source.hasVideo ? { ssrc: p.source.videoSsrc, trackId: `${streamId}-video` } : undefined,
+          video: p.source.hasVideo ? { ssrc: p.source.videoSsrc, trackId: `${streamId}-video`, simulcast: p.source.videoSsrcs } : undefined,
         });
       } else {
         offer = dataOnlyOffer(pubConn.local);

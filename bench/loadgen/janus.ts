@@ -213,7 +213,7 @@ export class JanusClient {
     const offer = publisherOffer(conn.local, {
       streamId,
       audio: this.source.hasAudio ? { ssrc: this.source.audioSsrc, trackId: `${streamId}-audio` } : undefined,
-      video: this.source.hasVideo ? { ssrc: this.source.videoSsrc, trackId: `${streamId}-video` } : undefined,
+      video: this.source.hasVideo ? { ssrc: this.source.videoSsrc, trackId: `${streamId}-video`, simulcast: this.source.videoSsrcs } : undefined,
     });
     const res = await this.session.message(handle, { request: 'publish' }, { type: 'offer', sdp: offer }, t);
     const remote = remoteTransport(parseSessionDescription(jsepSdp(res, 'answer')), o.prefer);

@@ -37,11 +37,53 @@ export interface MediaSourceOptions {
   audioPtimeMs?: number;
   /** Audio level in -dBov (0 loudest, 127 silence) written in the ssrc-audio-level extension. */
   audioLevel?: number;
+  /**
+   * Send video as three SSRC-based simulcast layers (`a=ssrc-group:SIM`, low
+   * first) at 1/10, 3/10 and all of `videoKbps`, 320x180, 640x360 and
+   * 1280x720 in their key frames, as a browser's q/h/f encodings; default false.
+   */
+  simulcast?: boolean;
+}
+
+/** Simulcast layers, low to high: share of `videoKbps` and the size key frames announce. */
+const SIMULCAST_LAYERS = [
+  { share: 0.1, width: 320, height: 180 },
+  { share: 0.3, width: 640, height: 360 },
+  { share: 1, width: 1280, height: 720 },
+] as const;
+const SINGLE_LAYER = [{ share: 1, width: 640, height: 480 }] as const;
+
+/**
+ * Stamp sequences carry the simulcast layer in their top 2 bits, so a sink
+ * counts each layer's packets as its own stream even when the server rewrites
+ * them onto one SSRC (loss and continuity stay exact across layer switches).
+ */
+export const STAMP_LAYER_UNIT = 2 ** 30;
+
+/** How often a sink sends receiver reports (browsers: about every second). */
+const RR_INTERVAL_MS = 1000;
+
+/** One video encoding's RTP state. */
+interface VideoLayer {
+  readonly ssrc: number;
+  readonly share: number;
+  /** VP8 key frame header bytes 6-9: width and height, 14 bits each, no scaling. */
+  readonly size: readonly number[];
+  seq: number;
+  pictureId: number;
+  /** Layer index x STAMP_LAYER_UNIT. */
+  readonly stampBase: number;
+  stampCount: number;
+  keyframeRequested: boolean;
+  /** Requests are answered at most every 100 ms per layer, as browsers do. */
+  lastKeyframeRequestMs: number;
 }
 
 export interface MediaSourceStats {
   audioPackets: number;
   videoPackets: number;
+  /** Video packets of the top simulcast layer (all of them without simulcast): what one full-quality copy receives. */
+  topLayerVideoPackets: number;
   videoFrames: number;
   keyframes: number;
   bytes: number;
@@ -53,28 +95,24 @@ export interface MediaSourceStats {
 
 export class MediaSource {
   readonly audioSsrc = randomBytes(4).readUInt32BE() || 1;
-  readonly videoSsrc = randomBytes(4).readUInt32BE() || 2;
+  private readonly layers: VideoLayer[];
   private readonly o: Required<MediaSourceOptions>;
   private timer: NodeJS.Timeout | undefined;
   private readonly pkt = Buffer.alloc(1500);
   // RTP state
   private audioSeq = randomBytes(2).readUInt16BE();
-  private videoSeq = randomBytes(2).readUInt16BE();
   private audioTs = randomBytes(4).readUInt32BE();
   private videoTs = randomBytes(4).readUInt32BE();
   private twSeq = 0;
-  private pictureId = randomBytes(2).readUInt16BE() & 0x7fff;
   private audioStampSeq = 0;
-  private videoStampSeq = 0;
   private nextAudioMs = 0;
   private nextVideoMs = 0;
   private lastKeyframeMs = -Infinity;
-  private keyframeRequested = true;
-  private lastKeyframeRequestMs = -Infinity;
 
   readonly stats: MediaSourceStats = {
     audioPackets: 0,
     videoPackets: 0,
+    topLayerVideoPackets: 0,
     videoFrames: 0,
     keyframes: 0,
     bytes: 0,
@@ -100,7 +138,19 @@ export class MediaSource {
       audioBytes: opts.audioBytes ?? 80,
       audioPtimeMs: opts.audioPtimeMs ?? 20,
       audioLevel: opts.audioLevel ?? 30,
+      simulcast: opts.simulcast ?? false,
     };
+    this.layers = (this.o.simulcast ? SIMULCAST_LAYERS : SINGLE_LAYER).map((l, i) => ({
+      ssrc: randomBytes(4).readUInt32BE() || 2 + i,
+      share: l.share,
+      size: [l.width & 0xff, l.width >> 8, l.height & 0xff, l.height >> 8],
+      seq: randomBytes(2).readUInt16BE(),
+      pictureId: randomBytes(2).readUInt16BE() & 0x7fff,
+      stampBase: i * STAMP_LAYER_UNIT,
+      stampCount: 0,
+      keyframeRequested: true,
+      lastKeyframeRequestMs: -Infinity,
+    }));
     conn.onRtcp = (buf, len) => this.onRtcp(buf, len);
   }
 
@@ -110,6 +160,16 @@ export class MediaSource {
 
   get hasVideo(): boolean {
     return this.o.video;
+  }
+
+  /** The video SSRC (the top layer's with simulcast). */
+  get videoSsrc(): number {
+    return this.layers[this.layers.length - 1]!.ssrc;
+  }
+
+  /** Every video SSRC, low layer first (one without simulcast). */
+  get videoSsrcs(): number[] {
+    return this.layers.map((l) => l.ssrc);
   }
 
   /** The level written in the next audio packets (talk schedules change it while sending). */
@@ -211,18 +271,27 @@ export class MediaSource {
 
   private sendFrame(now: number): void {
     const o = this.o;
-    const key = this.keyframeRequested || now - this.lastKeyframeMs >= o.keyframeIntervalS * 1000;
-    if (key) {
-      this.keyframeRequested = false;
-      this.lastKeyframeMs = now;
-      this.stats.keyframes++;
+    const periodic = now - this.lastKeyframeMs >= o.keyframeIntervalS * 1000;
+    if (periodic) this.lastKeyframeMs = now;
+    for (const layer of this.layers) {
+      const key = periodic || layer.keyframeRequested;
+      layer.keyframeRequested = false;
+      if (key) this.stats.keyframes++;
+      this.sendLayerFrame(layer, key);
     }
-    const frameBytes = Math.round(((o.videoKbps * 125) / o.fps) * (key ? o.keyframeScale : 1));
+    this.stats.videoFrames++;
+    this.videoTs = (this.videoTs + Math.round(90000 / o.fps)) >>> 0;
+  }
+
+  private sendLayerFrame(layer: VideoLayer, key: boolean): void {
+    const o = this.o;
+    const frameBytes = Math.round(((o.videoKbps * layer.share * 125) / o.fps) * (key ? o.keyframeScale : 1));
     const packets = Math.max(1, Math.ceil(frameBytes / o.maxPayload));
     const perPacket = Math.max(Math.ceil(frameBytes / packets), 4 + 10 + STAMP_BYTES + 1);
-    const pid = this.pictureId;
+    const pid = layer.pictureId;
+    const top = this.layers[this.layers.length - 1];
     for (let i = 0; i < packets; i++) {
-      const p = this.header(VP8_PT, i === packets - 1, this.videoSeq, this.videoTs, this.videoSsrc, false);
+      const p = this.header(VP8_PT, i === packets - 1, layer.seq, this.videoTs, layer.ssrc, false);
       const b = this.pkt;
       // VP8 payload descriptor (RFC 7741 4.2): X=1, S on the first packet, PID 0; I=1 with a 15-bit picture id.
       b[p] = 0x80 | (i === 0 ? 0x10 : 0);
@@ -232,8 +301,9 @@ export class MediaSource {
       let q = p + 4;
       if (i === 0) {
         if (key) {
-          // Frame tag with P=0 (key frame), show_frame; start code 9d 01 2a; 640x480.
-          b.set([0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01], q);
+          // Frame tag with P=0 (key frame), show_frame; start code 9d 01 2a; the layer's size.
+          b.set([0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a], q);
+          b.set(layer.size, q + 6);
           q += 10;
         } else {
           b.set([0x11, 0x00, 0x00], q); // P=1: inter frame
@@ -242,16 +312,16 @@ export class MediaSource {
       }
       const end = p + perPacket;
       b.fill(0xaa, q, end - STAMP_BYTES);
-      this.stamp(end, this.videoStampSeq++);
+      this.stamp(end, layer.stampBase + layer.stampCount);
+      layer.stampCount = (layer.stampCount + 1) % STAMP_LAYER_UNIT;
       if (this.conn.sendRtp(b, end)) {
         this.stats.videoPackets++;
+        if (layer === top) this.stats.topLayerVideoPackets++;
         this.stats.bytes += end;
       }
-      this.videoSeq = (this.videoSeq + 1) & 0xffff;
+      layer.seq = (layer.seq + 1) & 0xffff;
     }
-    this.stats.videoFrames++;
-    this.pictureId = (this.pictureId + 1) & 0x7fff;
-    this.videoTs = (this.videoTs + Math.round(90000 / o.fps)) >>> 0;
+    layer.pictureId = (layer.pictureId + 1) & 0x7fff;
   }
 
   private onRtcp(buf: Buffer, len: number): void {
@@ -260,12 +330,15 @@ export class MediaSource {
       const fmt = buf[off]! & 0x1f;
       const pt = buf[off + 1]!;
       const size = (buf.readUInt16BE(off + 2) + 1) * 4;
-      if (pt === 206 && (fmt === 1 || fmt === 4)) {
+      if (pt === 206 && (fmt === 1 || fmt === 4) && off + 12 <= len) {
         this.stats.keyframeRequests++;
         const now = performance.now();
-        if (this.o.answerKeyframeRequests && now - this.lastKeyframeRequestMs >= 100) {
-          this.lastKeyframeRequestMs = now;
-          this.keyframeRequested = true;
+        // PLI names the stream in its media SSRC, FIR in its first FCI entry.
+        const ssrc = fmt === 1 ? buf.readUInt32BE(off + 8) : off + 16 <= len ? buf.readUInt32BE(off + 12) : 0;
+        const layer = this.layers.find((l) => l.ssrc === ssrc);
+        if (layer && this.o.answerKeyframeRequests && now - layer.lastKeyframeRequestMs >= 100) {
+          layer.lastKeyframeRequestMs = now;
+          layer.keyframeRequested = true;
         }
       } else if (pt === 205 && fmt === 1) this.stats.nacks++;
       else if (pt === 205 && fmt === 15) this.stats.twccFeedback++;
@@ -291,7 +364,11 @@ export function isVp8KeyframeStart(buf: Buffer, len: number): boolean {
   return off < len && (buf[off]! & 0x01) === 0;
 }
 
-/** What a sink saw of one incoming stream (keyed by the SSRC the server sends with). */
+/**
+ * What a sink saw of one incoming stream, keyed by the SSRC the server sends
+ * with (plus layer x 2^32 for simulcast layers above the lowest, read from the
+ * stamp, so a layer switch starts a stream instead of faking loss).
+ */
 export interface StreamState {
   kind: 'audio' | 'video';
   /** Packets received. */
@@ -345,6 +422,11 @@ export class MediaSink {
   private rejectReady!: (e: Error) => void;
   private readyTimer: NodeJS.Timeout | undefined;
   private videoStreamsSeen = 0;
+  /** RTP sequence state per SSRC the server sends with, for receiver reports. */
+  private readonly rtpStreams = new Map<number, { base: number; extHighest: number; received: number; priorExpected: number; priorReceived: number }>();
+  private readonly rrSsrc = randomBytes(4).readUInt32BE() || 3;
+  private rrTimer: NodeJS.Timeout | undefined;
+  private readonly videoSsrcs = new Set<number>();
   private readonly wantVideoStreams: number;
   private readonly readyOnMedia: boolean;
   private readonly streamWaiters: { n: number; resolve: () => void }[] = [];
@@ -372,6 +454,49 @@ export class MediaSink {
   attach(conn: RtcConnection): void {
     if (this.decrypt) conn.onRtp = (buf, len) => this.onRtp(buf, len);
     else conn.onSrtpRaw = (buf, len) => this.onSrtpHeader(buf, len);
+    // Receiver reports once a second, as browsers send them: without any
+    // feedback a server's bandwidth estimate stays at its start value.
+    this.rrTimer = setInterval(() => this.sendReceiverReport(conn), RR_INTERVAL_MS);
+    this.rrTimer.unref();
+  }
+
+  /** Per RTP stream: extended highest sequence number and packets received (RFC 3550 6.4.1 and A.3). */
+  private noteRtpSeq(ssrc: number, seq16: number): void {
+    const r = this.rtpStreams.get(ssrc);
+    if (!r) {
+      this.rtpStreams.set(ssrc, { base: seq16, extHighest: seq16, received: 1, priorExpected: 0, priorReceived: 0 });
+      return;
+    }
+    r.received++;
+    const d = (seq16 - (r.extHighest & 0xffff)) & 0xffff;
+    if (d !== 0 && d < 0x8000) r.extHighest += d;
+  }
+
+  private sendReceiverReport(conn: RtcConnection): void {
+    const blocks = [...this.rtpStreams].slice(0, 31);
+    if (blocks.length === 0) return;
+    const len = 8 + 24 * blocks.length;
+    const b = Buffer.alloc(len);
+    b[0] = 0x80 | blocks.length;
+    b[1] = 201;
+    b.writeUInt16BE(len / 4 - 1, 2);
+    b.writeUInt32BE(this.rrSsrc, 4);
+    let off = 8;
+    for (const [ssrc, r] of blocks) {
+      const expected = r.extHighest - r.base + 1;
+      const expectedInterval = expected - r.priorExpected;
+      const lostInterval = expectedInterval - (r.received - r.priorReceived);
+      r.priorExpected = expected;
+      r.priorReceived = r.received;
+      const fraction = expectedInterval > 0 && lostInterval > 0 ? Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)) : 0;
+      const cumulative = Math.max(0, Math.min(0x7fffff, expected - r.received));
+      b.writeUInt32BE(ssrc, off);
+      b.writeUInt32BE(((fraction << 24) | cumulative) >>> 0, off + 4);
+      b.writeUInt32BE(r.extHighest >>> 0, off + 8);
+      // Jitter, LSR and DLSR stay 0: the sink does not track them.
+      off += 24;
+    }
+    conn.sendRtcp(b, len);
   }
 
   /** Learns which payload types are audio from an offer or answer the server sent. */
@@ -408,7 +533,10 @@ export class MediaSink {
   }
 
   private onRtp(buf: Buffer, len: number): void {
-    // Padding-only packets (a server probing the link, P bit) carry no stamp.
+    if (len < 12) return;
+    // Probes count for receiver reports (they use the stream's sequence numbers) ...
+    this.noteRtpSeq(buf.readUInt32BE(8), buf.readUInt16BE(2));
+    // ... but padding-only packets (P bit) carry no stamp.
     if ((buf[0]! & 0x20) !== 0) return;
     // Media packets end with the stamp (servers pad nothing they forward).
     if (len < 12 + STAMP_BYTES) return;
@@ -423,9 +551,11 @@ export class MediaSink {
     if (this.times.firstKeyframe === 0 && !audio && isVp8KeyframeStart(buf, len)) {
       this.times.firstKeyframe = performance.now();
     }
-    const st = this.streams.get(ssrc);
+    // A simulcast layer above the lowest is a stream of its own (see STAMP_LAYER_UNIT).
+    const key = seq < STAMP_LAYER_UNIT ? ssrc : ssrc + Math.floor(seq / STAMP_LAYER_UNIT) * 2 ** 32;
+    const st = this.streams.get(key);
     if (!st) {
-      this.newStream(ssrc, audio ? 'audio' : 'video', seq);
+      this.newStream(key, ssrc, audio ? 'audio' : 'video', seq);
       return;
     }
     if (seq > st.highest) st.highest = seq;
@@ -440,9 +570,10 @@ export class MediaSink {
     this.bytes += len;
     const seq = buf.readUInt16BE(2);
     const ssrc = buf.readUInt32BE(8);
+    this.noteRtpSeq(ssrc, seq);
     const st = this.streams.get(ssrc);
     if (!st) {
-      this.newStream(ssrc, this.audioPts.has(buf[1]! & 0x7f) ? 'audio' : 'video', seq);
+      this.newStream(ssrc, ssrc, this.audioPts.has(buf[1]! & 0x7f) ? 'audio' : 'video', seq);
       return;
     }
     const d = (seq - st.highest) & 0xffff;
@@ -451,8 +582,8 @@ export class MediaSink {
     st.received++;
   }
 
-  private newStream(ssrc: number, kind: 'audio' | 'video', seq: number): void {
-    this.streams.set(ssrc, { kind, received: 1, highest: seq, first: seq, late: 0 });
+  private newStream(key: number, ssrc: number, kind: 'audio' | 'video', seq: number): void {
+    this.streams.set(key, { kind, received: 1, highest: seq, first: seq, late: 0 });
     if (this.times.firstRtp === 0) this.times.firstRtp = performance.now();
     if (this.readyOnMedia && this.times.allVideo === 0 && !this.error) {
       // Audio-only rooms: the first packet of any kind is the join's end (`allVideo` keeps its name).
@@ -460,7 +591,8 @@ export class MediaSink {
       clearTimeout(this.readyTimer);
       this.resolveReady();
     }
-    if (kind === 'video') {
+    if (kind === 'video' && !this.videoSsrcs.has(ssrc)) {
+      this.videoSsrcs.add(ssrc);
       if (this.times.firstVideo === 0) this.times.firstVideo = performance.now();
       this.videoStreamsSeen++;
       this.checkReady();
@@ -502,6 +634,7 @@ export class MediaSink {
 
   close(): void {
     clearTimeout(this.readyTimer);
+    clearInterval(this.rrTimer);
     if (this.times.allVideo === 0) this.fail(new Error('closed'));
   }
 }

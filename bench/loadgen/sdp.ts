@@ -59,7 +59,8 @@ function transport(local: LocalIce, setup: 'actpass' | 'active'): string[] {
 export interface PublisherTracks {
   streamId: string;
   audio?: { ssrc: number; trackId: string };
-  video?: { ssrc: number; trackId: string };
+  /** With more than one SSRC: SSRC-based simulcast (`a=ssrc-group:SIM`, low layer first). */
+  video?: { ssrc: number; trackId: string; simulcast?: readonly number[] };
 }
 
 /** The publisher's join offer: sendonly Opus and/or VP8, mid 0 and 1. */
@@ -107,9 +108,10 @@ export function publisherOffer(local: LocalIce, tracks: PublisherTracks): string
       `a=rtcp-fb:${VP8_PT} ccm fir`,
       `a=rtcp-fb:${VP8_PT} nack`,
       `a=rtcp-fb:${VP8_PT} nack pli`,
-      `a=ssrc:${ssrc} cname:${cname}`,
-      `a=ssrc:${ssrc} msid:${tracks.streamId} ${trackId}`,
     );
+    const ssrcs = tracks.video.simulcast && tracks.video.simulcast.length > 1 ? tracks.video.simulcast : [ssrc];
+    if (ssrcs.length > 1) body.push(`a=ssrc-group:SIM ${ssrcs.join(' ')}`);
+    for (const s of ssrcs) body.push(`a=ssrc:${s} cname:${cname}`, `a=ssrc:${s} msid:${tracks.streamId} ${trackId}`);
   }
   return [...sessionLines(mids, tracks.streamId), ...body, ''].join('\r\n');
 }

@@ -92,6 +92,16 @@ function scenarioSection(rep: BenchReport, s: ScenarioEntry, maxLoss: number): s
       );
     }
   }
+  if (s.baseline) {
+    for (const run of runs) {
+      const base = rep.runs.find((r) => r.scenario === s.baseline && r.server === run.server);
+      const cpu = base ? ratios(base.steps, run.steps, (r) => r.serverUsPerPacket) : [];
+      if (cpu.length === 0) continue;
+      out.push(
+        `${run.server}, ${s.name} ÷ ${s.baseline} in this run, CPU per forwarded packet: ${cpu.map((x) => `${x.ratio.toFixed(2)}× (${x.n})`).join(', ')} (above 1: ${s.name} costs more per packet).`,
+      );
+    }
+  }
   for (const run of runs) {
     if (run.error) out.push(`- ${run.server}: ${run.error}`);
     for (const n of run.notes) out.push(`- ${run.server}: ${n}`);

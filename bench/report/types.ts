@@ -35,6 +35,8 @@ export interface ScenarioEntry {
   name: string;
   title: string;
   unit: 'subscribers' | 'participants';
+  /** The scenario this one is priced against (ScenarioSpec.baseline). */
+  baseline?: string;
 }
 
 export interface BenchReport {

@@ -102,7 +102,8 @@ function snapshot(server: RunningServer, sinks: readonly MediaSink[], sources: r
     bytes += s.bytes;
   }
   let published = 0;
-  for (const s of sources) published += s.stats.audioPackets + s.stats.videoPackets;
+  // What each copy should get: with simulcast, the top layer (subscribers are not limited here).
+  for (const s of sources) published += s.stats.audioPackets + s.stats.topLayerVideoPackets;
   return {
     wallMs: performance.now(),
     serverCpu: cpuSeconds(server.pid),

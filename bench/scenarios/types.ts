@@ -109,6 +109,8 @@ export interface ScenarioSpec {
   title: string;
   /** What a step's n counts. */
   unit: 'subscribers' | 'participants';
+  /** Another scenario whose steps this one is priced against, per server and n (e.g. simulcast against plain fan-out). */
+  baseline?: string;
   /**
    * Default sweeps for `npm run bench` (quick, under 5 minutes with every
    * server) and `npm run bench:full`, with overrides for servers that saturate

@@ -54,3 +54,31 @@ t.test('one fan-out step on sfud and werift-naive: packets forwarded, files writ
   t.equal(readFileSync(files.find((f) => f.endsWith('.md'))!, 'utf8'), markdown);
   t.match(readFileSync(files.find((f) => f.endsWith('-fanout.svg'))!, 'utf8'), /<polyline|<circle/);
 });
+
+t.test('simulcast against single-layer fan-out on sfud: the top layer reaches everyone, priced per packet', { skip: built ? false : 'run `npm run build` first' }, async (t) => {
+  const { report, markdown } = await runBench({
+    ...defaultOptions(false),
+    servers: ['sfud'],
+    scenarios: ['fanout', 'simulcast'],
+    fanoutSteps: [3],
+    seconds: 2,
+    warmup: 1.5,
+    waitQuiet: 0,
+    retries: 0,
+    budget: 60,
+    joinTimeoutMs: 15_000,
+    write: false,
+    netns: false,
+  });
+  const single = report.runs.find((r) => r.scenario === 'fanout')!;
+  const simulcast = report.runs.find((r) => r.scenario === 'simulcast')!;
+  t.notOk(simulcast.error, 'the simulcast run ran');
+  const a = single.steps[0]!;
+  const b = simulcast.steps[0]!;
+  t.equal(b.sinksWithoutMedia, 0, 'every subscriber got video');
+  // Subscribers receive one layer: the top one (what `published` counts), not all three.
+  t.ok(b.deficitPct < 20, `simulcast subscribers get the top layer (deficit ${b.deficitPct.toFixed(1)}%)`);
+  t.ok(b.forwardedPps < a.forwardedPps * 1.5, `one layer forwarded, not three (${Math.round(b.forwardedPps)} vs ${Math.round(a.forwardedPps)} pkt/s)`);
+  t.equal(b.lossPct, 0, 'no loss counted across layer switches');
+  t.match(markdown, /sfud, simulcast ÷ fanout in this run, CPU per forwarded packet: [\d.]+× \(3\)/);
+});

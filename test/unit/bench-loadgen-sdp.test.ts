@@ -11,6 +11,7 @@ import {
   hasLoopbackCandidate,
   parseSessionDescription,
   parseTrickledCandidate,
+  publisherOffer,
   remoteTransport,
   rolesFor,
   subscriberAnswer,
@@ -118,4 +119,14 @@ t.test('candidate choice: loopback only, preferred address first, trickled ones 
   t.equal(parseTrickledCandidate('candidate:3 2 udp 2130706431 127.0.0.1 51000 typ host'), null, 'RTCP component');
   t.equal(parseTrickledCandidate('candidate:3 1 tcp 2130706431 127.0.0.1 51000 typ host'), null, 'TCP');
   t.equal(parseTrickledCandidate('garbage'), null);
+});
+
+t.test('a simulcast publisher offer groups its layers low first, as sfud and Janus read SSRC simulcast', async (t) => {
+  const local = { ufrag: 'u', pwd: 'p'.repeat(24), fingerprint: 'sha-256 00', port: 5000 };
+  const sdp = publisherOffer(local, { streamId: 's', video: { ssrc: 30, trackId: 'v', simulcast: [10, 20, 30] } });
+  t.match(sdp, /a=ssrc-group:SIM 10 20 30\r\n/);
+  for (const ssrc of [10, 20, 30]) t.match(sdp, new RegExp(`a=ssrc:${ssrc} msid:s v\\r\\n`));
+  const single = publisherOffer(local, { streamId: 's', video: { ssrc: 30, trackId: 'v', simulcast: [30] } });
+  t.notMatch(single, /ssrc-group/);
+  t.match(single, /a=ssrc:30 cname:/);
 });
