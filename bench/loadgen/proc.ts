@@ -73,3 +73,16 @@ export function hostBusySeconds(): number {
   const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
   return busy / CLK_TCK;
 }
+
+/** Sum of `read(pid)` over processes; a process that is gone counts 0. */
+export function sumOverPids(pids: readonly number[], read: (pid: number) => number): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += read(pid);
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}

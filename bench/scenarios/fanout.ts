@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram } from '../loadgen/histogram.js';
 import { rssBytes } from '../loadgen/proc.js';
-import type { BenchClient, RunningServer } from '../servers/types.js';
+import { overServerPids, type BenchClient, type RunningServer } from '../servers/types.js';
 import { joinMany, measureStep, settleAll } from './measure.js';
 import type { ScenarioOptions, ScenarioRun, ScenarioSpec } from './types.js';
 
@@ -38,7 +38,7 @@ async function runFanout(server: RunningServer, o: ScenarioOptions, simulcast: b
     const source = pub.source!;
     source.start();
     await sleep(1000);
-    const rssBase = rssBytes(server.pid);
+    const rssBase = overServerPids(server, rssBytes);
 
     for (const n of o.steps) {
       const add = n - subs.length;

@@ -10,7 +10,7 @@ import { RtcConnection } from '../loadgen/connection.js';
 import type { Histogram } from '../loadgen/histogram.js';
 import type { MediaSink, MediaSource } from '../loadgen/media.js';
 import { cpuSeconds, hostBusySeconds, rssBytes, udpDropsByPort, udpSockets } from '../loadgen/proc.js';
-import type { BenchClient, RunningServer } from '../servers/types.js';
+import { overServerPids, type BenchClient, type RunningServer } from '../servers/types.js';
 import type { ScenarioOptions, ScenarioRun, StepResult } from './types.js';
 
 /** Other processes used more than this much of a core (%) during a window: it is not comparable. */
@@ -106,7 +106,7 @@ function snapshot(server: RunningServer, sinks: readonly MediaSink[], sources: r
   for (const s of sources) published += s.stats.audioPackets + s.stats.topLayerVideoPackets;
   return {
     wallMs: performance.now(),
-    serverCpu: cpuSeconds(server.pid),
+    serverCpu: overServerPids(server, cpuSeconds),
     genCpu: cpuSeconds(process.pid),
     hostCpu: hostBusySeconds(),
     expected,
@@ -178,7 +178,7 @@ export async function measureWindow(
     serverCpuPct: (100 * (b.serverCpu - a.serverCpu)) / wall,
     serverUsPerPacket: forwarded > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / forwarded : 0,
     latencyMs: { p50: lat.p50 / 1000, p90: lat.p90 / 1000, p99: lat.p99 / 1000, max: lat.max / 1000, mean: lat.mean / 1000 },
-    serverRssMB: rssBytes(server.pid) / 2 ** 20,
+    serverRssMB: overServerPids(server, rssBytes) / 2 ** 20,
     loadgenCpuPct: (100 * (b.genCpu - a.genCpu)) / wall,
     otherCpuPct: (100 * (b.hostCpu - a.hostCpu - (b.genCpu - a.genCpu) - (b.serverCpu - a.serverCpu))) / wall,
     udpDrops: { server: dropsDelta(a.drops, b.drops, isServer), loadgen: dropsDelta(a.drops, b.drops, isLoadgen) },
@@ -231,7 +231,7 @@ export function finishStep(
   return {
     n: clients.length,
     ...w,
-    rssPerClientKB: (rssBytes(server.pid) - rssBase) / 1024 / Math.max(1, clients.length),
+    rssPerClientKB: (overServerPids(server, rssBytes) - rssBase) / 1024 / Math.max(1, clients.length),
     joinMs: joinStats(
       newcomers.flatMap((c) => (c.sink ? [c.sink] : [])),
       newcomers.length,
@@ -294,7 +294,7 @@ export async function measureStep(server: RunningServer, o: ScenarioOptions, s: 
   let w: WindowResult | undefined;
   let windows = 0;
   for (;;) {
-    const other = await waitQuiet(o.waitQuiet, [server.pid, process.pid]);
+    const other = await waitQuiet(o.waitQuiet, [server.pid, ...(server.extraPids ?? []), process.pid]);
     if (other >= DISTURBED_OTHER_CPU_PCT) o.log(`${server.name} ${s.label}=${n}: other processes use ${other.toFixed(0)}% of a core; measuring anyway`);
     const x = await measureWindow(server, sinks, s.sources, s.copies, o.seconds, s.latency);
     windows++;

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram } from '../loadgen/histogram.js';
 import { rssBytes } from '../loadgen/proc.js';
-import type { BenchClient, RunningServer } from '../servers/types.js';
+import { overServerPids, type BenchClient, type RunningServer } from '../servers/types.js';
 import { joinMany, measureStep, settleAll } from './measure.js';
 import { talkLevel } from './talk.js';
 import type { ScenarioOptions, ScenarioRun, ScenarioSpec } from './types.js';
@@ -28,7 +28,7 @@ export const meetingScenario: ScenarioSpec = {
     const latency = new Histogram();
     const members: BenchClient[] = [];
     const run: ScenarioRun = { steps: [], notes: [] };
-    const rssBase = rssBytes(server.pid);
+    const rssBase = overServerPids(server, rssBytes);
     const t0 = performance.now();
     const talk = setInterval(() => {
       const t = performance.now() - t0;

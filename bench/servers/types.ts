@@ -8,6 +8,7 @@
  * that publish later: the scenarios are written once against this contract.
  */
 import type { DtlsCertificate } from '../../src/dtls/certificate.js';
+import { sumOverPids } from '../loadgen/proc.js';
 import type { MediaSink, MediaSinkOptions, MediaSource, MediaSourceOptions } from '../loadgen/media.js';
 
 export interface JoinOptions {
@@ -40,6 +41,8 @@ export interface RunningServer {
   readonly name: string;
   /** The process whose CPU (all threads) and RSS count as the server's. */
   readonly pid: number;
+  /** Further processes that count too (mediasoup's C++ workers). */
+  readonly extraPids?: readonly number[];
   /** True for a UDP port the server receives media on (queue and drop accounting). */
   isServerPort(port: number): boolean;
   join(o: JoinOptions): Promise<BenchClient>;
@@ -74,4 +77,9 @@ export interface ServerSpec {
   optional?: boolean;
   available(ctx: StartContext): Availability;
   start(ctx: StartContext): Promise<RunningServer>;
+}
+
+/** Sum of `read(pid)` over the server's processes; a process that is gone counts 0. */
+export function overServerPids(server: RunningServer, read: (pid: number) => number): number {
+  return sumOverPids([server.pid, ...(server.extraPids ?? [])], read);
 }
