@@ -5,6 +5,7 @@
 // drained at `rateBps` with a bounded queue (a bottleneck link: delay builds
 // up, then packets drop), which is what a congestion controller must detect.
 import { createSocket, type Socket } from 'node:dgram';
+import { udpDropsByPort } from '../../bench/loadgen/proc.js';
 import { once } from 'node:events';
 
 export interface RelayOptions {
@@ -23,6 +24,12 @@ export interface Relay {
   /** Down-leg rate limit in bits per second; 0 = unlimited. */
   rateBps: number;
   readonly counts: { up: number; down: number; shapedDrops: number; queuedBytes: number };
+  /**
+   * Datagrams the kernel dropped at the relay's own sockets (receive buffer
+   * full while this process was busy): real loss on the link that the
+   * relay's shaping did not decide.
+   */
+  kernelDrops(): number;
   close(): void;
 }
 
@@ -39,6 +46,10 @@ export async function startRelay(sfuPort: number, opts: RelayOptions): Promise<R
   front.bind(0, '127.0.0.1');
   back.bind(0, '127.0.0.1');
   await Promise.all([once(front, 'listening'), once(back, 'listening')]);
+  // A stalled test process must not turn into loss the link did not decide: 2 MiB is seconds of media.
+  back.setRecvBufferSize(2 * 1024 * 1024);
+  front.setRecvBufferSize(2 * 1024 * 1024);
+  const ports = [front.address().port, back.address().port];
   let client: { address: string; port: number } | undefined;
   const queue: Buffer[] = [];
   let head = 0;
@@ -48,6 +59,10 @@ export async function startRelay(sfuPort: number, opts: RelayOptions): Promise<R
     port: front.address().port,
     rateBps: 0,
     counts: { up: 0, down: 0, shapedDrops: 0, queuedBytes: 0 },
+    kernelDrops: () => {
+      const drops = udpDropsByPort();
+      return ports.reduce((n, p) => n + (drops.get(p) ?? 0), 0);
+    },
     close: () => {
       clearInterval(drain);
       front.close();

@@ -45,7 +45,7 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   const sampler = setInterval(() => {
     const d = (member().getStats() as unknown as { downlink: { estimator: Record<string, unknown>; allocatedBps: number; probes: number; reported: number; reportedLost: number; history: { unknownReports: number; packetsStamped: number } } }).downlink;
     const e = d.estimator;
-    timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s est=${e.estimateBps} dly=${e.delayBasedBps} loss=${e.lossCapBps} ack=${e.ackedBps} sig=${e.delaySignal} alloc=${d.allocatedBps} probes=${d.probes} rep=${d.reported}/${d.reportedLost}/${d.history.unknownReports}/${d.history.packetsStamped} q=${relay.counts.queuedBytes} drops=${relay.counts.shapedDrops} L=${state().layer}`);
+    timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s est=${e.estimateBps} dly=${e.delayBasedBps} loss=${e.lossCapBps} ack=${e.ackedBps} sig=${e.delaySignal} alloc=${d.allocatedBps} probes=${d.probes} rep=${d.reported}/${d.reportedLost}/${d.history.unknownReports}/${d.history.packetsStamped} q=${relay.counts.queuedBytes} drops=${relay.counts.shapedDrops} kdrops=${relay.kernelDrops()} L=${state().layer}`);
   }, 500);
   t.teardown(() => {
     clearInterval(sampler);
@@ -69,7 +69,7 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   const received = b.packetsReceived - a.packetsReceived;
   const lost = Math.max(0, b.packetsLost - a.packetsLost);
   const loss = lost / Math.max(1, received + lost);
-  t.comment(`settled window: ${received} received, ${lost} lost (${(loss * 100).toFixed(2)}%), relay drops ${relay.counts.shapedDrops}, ${JSON.stringify(state())}`);
+  t.comment(`settled window: ${received} received, ${lost} lost (${(loss * 100).toFixed(2)}%), relay drops ${relay.counts.shapedDrops} (kernel ${relay.kernelDrops()}), ${JSON.stringify(state())}`);
   t.ok(loss < 0.02, `loss under 2% once settled (${(loss * 100).toFixed(2)}%)`);
   t.ok(b.framesDecoded > a.framesDecoded, 'the viewer keeps decoding on the lower layer');
 
