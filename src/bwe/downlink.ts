@@ -210,18 +210,27 @@ export class DownlinkController {
 }
 
 /**
- * What a video consumer can be given, ascending: the lowest arriving layer
- * at its base temporal layer (about half its rate), then each arriving
- * layer at full frame rate, at the bitrates measured over the last second.
- * Layers with no measurement yet are left out; none at all: no information.
+ * What a video consumer can be given, ascending by bitrate: every arriving
+ * spatial layer at each of its temporal layers (the cost of forwarding
+ * temporal layers 0..t, measured over the last second), the top one labelled
+ * full frame rate. Layers with no measurement yet are left out; none at all:
+ * no information.
  */
-function videoOptions(c: Consumer): TrackOption[] {
+export function videoOptions(c: Pick<Consumer, 'availableLayers' | 'layerBitrate' | 'temporalBitrates'>): TrackOption[] {
   const out: TrackOption[] = [];
   for (const layer of c.availableLayers()) {
     const bps = c.layerBitrate(layer);
     if (bps <= 0) continue;
-    if (out.length === 0) out.push({ spatial: layer, temporal: 0, bps: Math.round(bps * 0.5) });
-    out.push({ spatial: layer, temporal: 2, bps });
+    const byTemporal = c.temporalBitrates(layer);
+    // Reduced frame rates exist only where the stream has temporal layers; the last entry is the full rate.
+    for (let t = 0; t < byTemporal.length - 1; t++) {
+      const tbps = byTemporal[t]!;
+      if (tbps > 0 && tbps < bps) out.push({ spatial: layer, temporal: t, bps: tbps });
+    }
+    out.push({ spatial: layer, temporal: FULL_FRAME_RATE, bps });
   }
-  return out;
+  return out.sort((a, b) => a.bps - b.bps || a.spatial - b.spatial || a.temporal - b.temporal);
 }
+
+/** The temporal label of "every temporal layer" (the highest a browser sends; preferences default to it). */
+const FULL_FRAME_RATE = 2;

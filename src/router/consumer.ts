@@ -266,6 +266,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   /**
+   * What forwarding temporal layers 0..i of `layer` costs (bits/s, over the
+   * last second), one entry per temporal layer seen; empty when unknown.
+   */
+  temporalBitrates(layer: number): number[] {
+    return this.selector?.layerStats(layer)?.temporalBitrates ?? [];
+  }
+
+  /**
    * The subscriber's (or the application's) cap: the highest spatial and
    * temporal layer to forward. A lower layer is used when the cap's layer is
    * not arriving, or when bandwidth allocation says so.

@@ -90,7 +90,16 @@ export interface LayerStats {
   bytes: number;
   /** Bits per second over the last complete window, 0 before one. */
   bitrate: number;
+  /**
+   * The same window by temporal layer, cumulative: [i] is what forwarding
+   * temporal layers 0..i costs. One entry per temporal layer the window saw
+   * (one for a stream without temporal layers); empty before a window.
+   */
+  temporalBitrates: number[];
 }
+
+/** Temporal layers tracked per spatial layer (VP8 TID and VP9 TID have 2 and 3 bits; browsers send up to 3). */
+const TEMPORAL_LAYERS = 4;
 
 export class VideoLayerSelector {
   private readonly svc: boolean;
@@ -110,6 +119,12 @@ export class VideoLayerSelector {
   private readonly windowStart: number[] = new Array<number>(MAX_LAYERS).fill(-1);
   private readonly windowBytes: number[] = new Array<number>(MAX_LAYERS).fill(0);
   private readonly bitrate: number[] = new Array<number>(MAX_LAYERS).fill(0);
+  /** Per spatial layer x temporal layer (index layer * TEMPORAL_LAYERS + tid): bytes in the window, and rates of the last one. */
+  private readonly windowBytesT: number[] = new Array<number>(MAX_LAYERS * TEMPORAL_LAYERS).fill(0);
+  private readonly bitrateT: number[] = new Array<number>(MAX_LAYERS * TEMPORAL_LAYERS).fill(0);
+  /** Highest temporal layer in the current window / in the last complete one, per spatial layer (-1: none). */
+  private readonly windowMaxT: number[] = new Array<number>(MAX_LAYERS).fill(-1);
+  private readonly maxT: number[] = new Array<number>(MAX_LAYERS).fill(-1);
   private readonly result: SelectDecision = {
     forward: false,
     dropTemporal: false,
@@ -194,7 +209,18 @@ export class VideoLayerSelector {
       packets: this.packets[layer] ?? 0,
       bytes: this.bytes[layer] ?? 0,
       bitrate: this.bitrate[layer] ?? 0,
+      temporalBitrates: this.temporalBitrates(layer),
     };
+  }
+
+  private temporalBitrates(layer: number): number[] {
+    const out: number[] = [];
+    let sum = 0;
+    for (let t = 0; t <= (this.maxT[layer] ?? -1); t++) {
+      sum += this.bitrateT[layer * TEMPORAL_LAYERS + t] ?? 0;
+      out.push(sum);
+    }
+    return out;
   }
 
   /** Rule 5: the layer the consumer should be on now. */
@@ -339,17 +365,29 @@ export class VideoLayerSelector {
     const size = p.size ?? 0;
     this.packets[layer] = (this.packets[layer] ?? 0) + 1;
     this.bytes[layer] = (this.bytes[layer] ?? 0) + size;
+    const tid = p.temporalLayer > 0 ? Math.min(p.temporalLayer, TEMPORAL_LAYERS - 1) : 0;
     const start = this.windowStart[layer] ?? -1;
-    if (start < 0) {
+    if (start >= 0 && nowMs - start >= RATE_WINDOW_MS) this.closeWindow(layer, nowMs - start);
+    if (start < 0 || nowMs - start >= RATE_WINDOW_MS) {
       this.windowStart[layer] = nowMs;
-      this.windowBytes[layer] = size;
-    } else if (nowMs - start >= RATE_WINDOW_MS) {
-      this.bitrate[layer] = Math.round(((this.windowBytes[layer] ?? 0) * 8 * 1000) / (nowMs - start));
-      this.windowStart[layer] = nowMs;
-      this.windowBytes[layer] = size;
-    } else {
-      this.windowBytes[layer] = (this.windowBytes[layer] ?? 0) + size;
+      this.windowBytes[layer] = 0;
     }
+    this.windowBytes[layer] = (this.windowBytes[layer] ?? 0) + size;
+    const k = layer * TEMPORAL_LAYERS + tid;
+    this.windowBytesT[k] = (this.windowBytesT[k] ?? 0) + size;
+    if (tid > (this.windowMaxT[layer] ?? -1)) this.windowMaxT[layer] = tid;
+  }
+
+  private closeWindow(layer: number, ms: number): void {
+    const rate = (bytes: number): number => Math.round((bytes * 8 * 1000) / ms);
+    this.bitrate[layer] = rate(this.windowBytes[layer] ?? 0);
+    for (let t = 0; t < TEMPORAL_LAYERS; t++) {
+      const k = layer * TEMPORAL_LAYERS + t;
+      this.bitrateT[k] = rate(this.windowBytesT[k] ?? 0);
+      this.windowBytesT[k] = 0;
+    }
+    this.maxT[layer] = this.windowMaxT[layer] ?? -1;
+    this.windowMaxT[layer] = -1;
   }
 }
 

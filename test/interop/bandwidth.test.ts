@@ -50,7 +50,7 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   t.teardown(() => {
     clearInterval(sampler);
     // The estimator's story, when something went wrong.
-    if (!t.passing()) console.error(timeline.join('\n'));
+    if (!t.passing() || process.env.BWE_TIMELINE) console.error(timeline.join('\n'));
   });
   await waitFor('the viewer decodes the top layer (960 px) on an open link', () => v.frames.at(-1)?.width === 960, 40_000);
   t.comment(`open link: ${JSON.stringify(state())}`);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { videoOptions } from '../../src/bwe/downlink.js';
 import {
   VideoLayerSelector,
   layerName,
@@ -218,13 +219,50 @@ t.test('availableLayers and per-layer counters', async (t) => {
   }
   t.same(s.availableLayers(30 * FRAME_MS), [0]);
   t.same(s.availableLayers(14 * FRAME_MS + 500), [0, 2], 'layer 2 last seen 462 ms: alive until 962 ms');
-  t.same(s.layerStats(0), { lastSeenMs: 990, lastKeyframeMs: -Infinity, packets: 31, bytes: 3100, bitrate: 0 });
+  t.same(s.layerStats(0), { lastSeenMs: 990, lastKeyframeMs: -Infinity, packets: 31, bytes: 3100, bitrate: 0, temporalBitrates: [] });
   s.select(pkt(0, { size: 100, key: true }), 31 * FRAME_MS);
-  t.same(s.layerStats(0), { lastSeenMs: 1023, lastKeyframeMs: 1023, packets: 32, bytes: 3200, bitrate: 24242 },
+  t.same(s.layerStats(0), { lastSeenMs: 1023, lastKeyframeMs: 1023, packets: 32, bytes: 3200, bitrate: 24242, temporalBitrates: [24242] },
     '31 packets x 100 B in 1023 ms');
-  t.same(s.layerStats(1), { lastSeenMs: -Infinity, lastKeyframeMs: -Infinity, packets: 0, bytes: 0, bitrate: 0 });
+  t.same(s.layerStats(1), { lastSeenMs: -Infinity, lastKeyframeMs: -Infinity, packets: 0, bytes: 0, bitrate: 0, temporalBitrates: [] });
   t.equal(s.layerStats(4), undefined);
   t.same([0, 1, 2].map(layerName), ['low', 'medium', 'high']);
+});
+
+t.test('per temporal layer bitrates, cumulative, feed the allocation options', async (t) => {
+  const s = new VideoLayerSelector();
+  // L1T3 pattern per 4 frames: TL0, TL2, TL1, TL2; TL0 frames 400 B, TL1 200 B, TL2 100 B.
+  const pattern = [0, 2, 1, 2];
+  const size = [400, 200, 100];
+  for (let i = 0; i <= 31; i++) {
+    const tl = pattern[i % 4]!;
+    s.select(pkt(0, { tl, size: size[tl]!, key: i === 0 }), i * FRAME_MS);
+    s.select(pkt(1, { size: 2000, key: i === 0 }), i * FRAME_MS);
+  }
+  const rate = (bytes: number): number => Math.round((bytes * 8 * 1000) / (31 * FRAME_MS));
+  // 31 packets in the window [0, 1023): 8 TL0, 8 TL1... (frames 0..30)
+  const tl0 = 8 * 400;
+  const tl1 = 8 * 200;
+  const tl2 = 15 * 100;
+  t.same(s.layerStats(0)!.temporalBitrates, [rate(tl0), rate(tl0) + rate(tl1), rate(tl0) + rate(tl1) + rate(tl2)]);
+  t.same(s.layerStats(1)!.temporalBitrates, [rate(31 * 2000)], 'a stream without temporal layers has one entry');
+  const consumer = {
+    availableLayers: () => s.availableLayers(31 * FRAME_MS),
+    layerBitrate: (l: number) => s.layerStats(l)!.bitrate,
+    temporalBitrates: (l: number) => s.layerStats(l)!.temporalBitrates,
+  };
+  const opts = videoOptions(consumer);
+  t.same(
+    opts.map((o) => [o.spatial, o.temporal]),
+    [
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ],
+    'reduced frame rates only where the stream has temporal layers, ascending by bitrate',
+  );
+  t.equal(opts[0]!.bps, rate(tl0));
+  t.equal(opts[3]!.bps, rate(31 * 2000));
 });
 
 t.test('SVC: spatial layers in one stream', async (t) => {
