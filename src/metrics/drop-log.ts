@@ -19,6 +19,8 @@ const EXPECTED = new Set([
   'transport:srtp-not-ready',
   'transport:dtls-not-ready',
   'transport:no-selected-path',
+  // Binding indications: keepalives some clients send.
+  'transport:ice-not-request',
   'consumer:paused',
   'consumer:waiting-keyframe',
   'consumer:stale',
