@@ -1011,7 +1011,7 @@ export class IonPeer implements SignalSession, RoomMember {
       this.drops.apiMalformed++;
       return;
     }
-    if (typeof msg !== 'object' || msg === null) {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
       this.drops.apiMalformed++;
       return;
     }
