@@ -204,9 +204,16 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
     }
   }
 
-  /** Feeds one DTLS datagram (first byte 20-63) received on the selected path. */
-  handleDatagram(datagram: Buffer): void {
-    if (!this.socket || this._state === 'closed' || this._state === 'failed') return;
+  /**
+   * Feeds one DTLS datagram (first byte 20-63) received on the selected path.
+   * Returns false when it was dropped unread: after the handshake, a record in
+   * epoch 0 (a ClientHello, an alert, anything in clear) can only be a
+   * stale retransmission or a forgery from someone who spoofs the peer's
+   * address, and werift would tear the association down for it (a new
+   * ClientHello or a plaintext alert closes it), so it never gets there.
+   */
+  handleDatagram(datagram: Buffer): boolean {
+    if (!this.socket || this._state === 'closed' || this._state === 'failed') return true;
     this.stats.datagramsIn++;
     if (this.flight.length > 0) {
       if (this.received.some((r) => r.equals(datagram))) {
@@ -215,18 +222,26 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
         // resends cannot ping-pong.
         const now = this.clock.now();
         if (now - this.lastResendAt >= (this.opts.initialRetransmitMs ?? 100)) this.resendFlight();
-        return;
+        return true;
       }
       if (this.received.length >= 16) this.received.shift();
       this.received.push(Buffer.from(datagram));
       if (this._state === 'connecting') this.stopRetransmitTimer();
       this.newFlight = true;
     }
+    // Record header: type(1) version(2) epoch(2) ...; a datagram shorter than a header is werift's to reject.
+    if (this._state === 'connected' && datagram.length >= 5 && datagram[3] === 0 && datagram[4] === 0) {
+      // While we still hold our last flight, a client flight we did not keep byte for byte is also the
+      // sign that ours was lost: resend it (rate-limited as above), but never hand the record to werift.
+      if (this.flight.length > 0 && this.clock.now() - this.lastResendAt >= (this.opts.initialRetransmitMs ?? 100)) this.resendFlight();
+      return false;
+    }
     try {
       this.bridge.onData(datagram);
     } catch {
       this.stats.errors++;
     }
+    return true;
   }
 
   /** Sends application data (SCTP) over the connected association. */

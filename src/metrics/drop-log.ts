@@ -19,6 +19,10 @@ const EXPECTED = new Set([
   'transport:srtp-not-ready',
   'transport:dtls-not-ready',
   'transport:no-selected-path',
+  // Binding indications: keepalives some clients send.
+  'transport:ice-not-request',
+  // A publisher may send a stream before the renegotiation that names it arrives.
+  'peer:unknown-ssrc',
   'consumer:paused',
   'consumer:waiting-keyframe',
   'consumer:stale',
@@ -26,7 +30,7 @@ const EXPECTED = new Set([
 ]);
 
 /** The log subsystem of each stage. */
-const SUB: Record<string, string> = { mux: 'udp', transport: 'srtp', producer: 'rtp', consumer: 'rtp' };
+const SUB: Record<string, string> = { mux: 'udp', transport: 'srtp', peer: 'rtp', producer: 'rtp', consumer: 'rtp' };
 
 export interface DropLogOptions {
   logger: Logger;

@@ -282,7 +282,7 @@ export class SfuMetrics {
     def({
       type: 'counter',
       name: 'sfud_drops_total',
-      help: 'Packets not forwarded, by stage (mux: UDP demux, transport: DTLS/SRTP, producer: ingress parsing, consumer: per-subscriber forwarding, paused and keyframe waits included) and reason. The data plane never throws: it counts',
+      help: 'Packets not forwarded, by stage (mux: UDP demux, transport: ICE/DTLS/SRTP, peer: decrypted RTP/RTCP and data-channel messages a participant could not use, producer: ingress parsing, consumer: per-subscriber forwarding, paused and keyframe waits included) and reason. The data plane never throws: it counts',
       labelNames: ['stage', 'reason'],
       read: () =>
         [...this.snapshot().drops].map(([key, n]) => {
@@ -455,6 +455,7 @@ export class SfuMetrics {
   }
 
   private retirePeer(m: RoomMember): void {
+    for (const [r, n] of Object.entries(m.drops ?? {})) addTo(this.retired.drops, `peer:${kebab(r)}`, n);
     for (const k of PEER_RTCP) this.retired.rtcp[k] += m.rtcpStats[k] ?? 0;
     this.retired.policy.decryptionsSkipped += m.speakerStats?.decryptionsSkipped ?? 0;
     this.retired.policy.decryptionsSkippedBytes += m.speakerStats?.decryptionsSkippedBytes ?? 0;
@@ -526,7 +527,12 @@ export class SfuMetrics {
       retransmitMisses += c.stats.retransmitMisses;
       for (const [reason, n] of Object.entries(c.stats.drops)) addTo(drops, `consumer:${kebab(reason)}`, n);
     }
-    for (const room of this.src.rooms.list) for (const m of room.memberList) for (const k of PEER_RTCP) rtcp[k] += m.rtcpStats[k] ?? 0;
+    for (const room of this.src.rooms.list) {
+      for (const m of room.memberList) {
+        for (const k of PEER_RTCP) rtcp[k] += m.rtcpStats[k] ?? 0;
+        for (const [reason, n] of Object.entries(m.drops ?? {})) addTo(drops, `peer:${kebab(reason)}`, n);
+      }
+    }
     // RTX restored from publishers reaches its producer as video: count it once, as rtx.
     traffic.in.rtx.packets = rtcp.rtxReceived;
     traffic.in.rtx.bytes = rtcp.rtxBytes;

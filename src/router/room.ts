@@ -63,6 +63,8 @@ export interface RoomMember {
   onPublisherLayers(streamId: string, layers: readonly number[]): void;
   /** Quiet audio outside the loudest-K dropped before decryption (metrics). */
   readonly speakerStats?: Readonly<{ decryptionsSkipped: number; decryptionsSkippedBytes: number }>;
+  /** Input the member could not use, by reason (metrics: stage `peer`). */
+  readonly drops?: Readonly<Record<string, number>>;
   /** RTCP counters (NACKs, retransmissions, reports) for metrics. */
   readonly rtcpStats: Readonly<Record<string, number>>;
   /** The shared RTCP timer (every ~20 ms): NACKs, reports, congestion feedback. */

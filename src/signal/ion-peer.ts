@@ -16,6 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
 import { RtcpCursor, RtcpType, PsfbFmt, RtpfbFmt, decodeRtcpAt, writeRtcp, type RtcpPacket } from '../rtp/rtcp/index.js';
+import { u16 } from '../rtp/rtcp/header.js';
 import { msToCompactNtp, rttMs } from '../rtp/rtcp/ntp.js';
 import { DownlinkController, Priority, type DownlinkTrack } from '../bwe/downlink.js';
 import { RembEstimator, TwccRecorder, unwrapRtx, type KeyframeRequestKind } from '../rtp/feedback/index.js';
@@ -63,6 +64,15 @@ const LAYER_BY_NAME: ReadonlyMap<unknown, number> = new Map([
 ]);
 const MAX_SPATIAL = 2;
 const NEGOTIATION_DEBOUNCE_MS = 250;
+/**
+ * Subscriber TWCC feedback limits. Statuses: 4096 is 0.4 s of a 10,000
+ * packets/s downlink (libwebrtc reports every 50-250 ms). Packets per tick
+ * (~20 ms): libwebrtc sends one or two per interval.
+ */
+const TWCC_MAX_STATUSES = 4096;
+const TWCC_PER_TICK = 8;
+/** Bytes a fan-out channel toward one subscriber may hold unsent before messages to it are dropped. */
+const FANOUT_MAX_BUFFERED = 1024 * 1024;
 /** RTCP cadence (DESIGN.md "RTCP"): reports every second, TWCC feedback every 100 ms. */
 const REPORT_INTERVAL_MS = 1000;
 const TWCC_INTERVAL_MS = 100;
@@ -159,6 +169,29 @@ export class IonPeer implements SignalSession, RoomMember {
   /** Quiet audio of streams outside the loudest-K, dropped before decryption (and one in 50 let through). */
   readonly speakerStats = { decryptionsSkipped: 0, decryptionsSkippedBytes: 0 };
   private gateCounter = 0;
+  /**
+   * What passed SRTP (or SCTP) but nothing here could use, by reason
+   * (metrics: `sfud_drops_total{stage="peer"}`): RTP whose decrypted header
+   * is malformed (padding past the payload), RTP of an SSRC no producer
+   * claims, RTX that cannot be restored, RTCP compounds whose walk stopped
+   * early (what came before the bad packet was still used), subscriber
+   * transport-wide feedback claiming more statuses than TWCC_MAX_STATUSES
+   * or arriving faster than TWCC_PER_TICK per tick, `ion-sfu`
+   * channel messages that are not API JSON, and fan-out messages a
+   * subscriber's channel could not take (buffer full or over its size limit).
+   */
+  readonly drops = {
+    rtpMalformed: 0,
+    unknownSsrc: 0,
+    rtxUnrestorable: 0,
+    rtcpMalformed: 0,
+    twccTooLarge: 0,
+    twccRateLimited: 0,
+    apiMalformed: 0,
+    fanoutDropped: 0,
+  };
+  /** Subscriber TWCC feedback packets decoded since the last tick. */
+  private twccThisTick = 0;
   readonly rtcpStats = {
     nacksSent: 0,
     nackedSeqs: 0,
@@ -434,16 +467,28 @@ export class IonPeer implements SignalSession, RoomMember {
 
   private onPublisherRtp(buf: Buffer, len: number): void {
     const view = this.view;
-    if (!view.reset(buf, 0, len)) return;
+    if (!view.reset(buf, 0, len)) {
+      this.drops.rtpMalformed++;
+      return;
+    }
     const now = performance.now();
     const route = this.routes.get(view.ssrc) ?? this.learnRoute(view);
-    if (!route) return;
+    if (!route) {
+      this.drops.unknownSsrc++;
+      return;
+    }
     if (route.rtx) {
       // A retransmission we asked for: restore the original packet in place (RFC 4588 4).
       const primaryPt = this.rtxPrimaryPt.get(route.producer)?.get(view.payloadType);
-      if (primaryPt === undefined || route.encoding.ssrc === 0) return;
+      if (primaryPt === undefined || route.encoding.ssrc === 0) {
+        this.drops.rtxUnrestorable++;
+        return;
+      }
       const n = unwrapRtx(buf, 0, len, route.encoding.ssrc, primaryPt);
-      if (n < 0 || !view.reset(buf, 0, n)) return;
+      if (n < 0 || !view.reset(buf, 0, n)) {
+        this.drops.rtxUnrestorable++;
+        return;
+      }
       // Counted only when the producer took it, so metrics can tell first transmissions from repairs.
       const before = route.producer.stats.packets;
       route.producer.receive(view, n, now, route.encoding.index);
@@ -679,6 +724,17 @@ export class IonPeer implements SignalSession, RoomMember {
         continue;
       }
       if (cur.type === RtcpType.RTPFB && cur.fmt === RtpfbFmt.TWCC) {
+        // Decoding costs a few objects per status and a 40-byte packet can claim 65535 of them
+        // (5 ms of CPU): refuse what no real feedback interval needs, and more packets than a
+        // subscriber sends between two ticks.
+        if (cur.payloadEnd - cur.offset >= 16 && u16(buf, cur.offset + 14) > TWCC_MAX_STATUSES) {
+          this.drops.twccTooLarge++;
+          continue;
+        }
+        if (++this.twccThisTick > TWCC_PER_TICK) {
+          this.drops.twccRateLimited++;
+          continue;
+        }
         const fb = decodeRtcpAt(cur);
         if (fb?.type === 'twcc') this.downlink.onTransportFeedback(fb, now);
         continue;
@@ -706,6 +762,7 @@ export class IonPeer implements SignalSession, RoomMember {
         this.consumerBySsrc.get(buf.readUInt32BE(cur.offset + 12))?.requestKeyframe();
       }
     }
+    if (cur.error !== null) this.drops.rtcpMalformed++;
   }
 
   /**
@@ -753,6 +810,7 @@ export class IonPeer implements SignalSession, RoomMember {
       const o = cur.offset;
       route.encoding.onSenderReport(buf.readUInt32BE(o + 8), buf.readUInt32BE(o + 12), buf.readUInt32BE(o + 16), performance.now());
     }
+    if (cur.error !== null) this.drops.rtcpMalformed++;
   }
 
   /**
@@ -762,6 +820,7 @@ export class IonPeer implements SignalSession, RoomMember {
    * sender reports + SDES to the subscriber.
    */
   tick(now: number): void {
+    this.twccThisTick = 0;
     if (!this.closed && this.sub?.dtlsState === 'connected') {
       // The subscriber link: estimate, allocation (the dominant speaker first), probes.
       const speaker = this.room?.dominantSpeakerStreamId;
@@ -941,14 +1000,21 @@ export class IonPeer implements SignalSession, RoomMember {
    * it sends. Unparseable or unknown input is ignored, as ion-sfu does.
    */
   private onApiMessage(m: string | Buffer): void {
-    if (typeof m !== 'string' || m.length > 4096) return;
+    if (typeof m !== 'string' || m.length > 4096) {
+      this.drops.apiMalformed++;
+      return;
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(m);
     } catch {
+      this.drops.apiMalformed++;
       return;
     }
-    if (typeof msg !== 'object' || msg === null) return;
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      this.drops.apiMalformed++;
+      return;
+    }
     const { streamId, video, audio, framerate, layers, method, params } = msg as Record<string, unknown>;
     if (method === 'lastN' && typeof params === 'object' && params !== null) {
       // sfud's addition: {"method":"lastN","params":{"n":3,"pinned":["streamId"]}}; n null = the room's.
@@ -1040,7 +1106,20 @@ export class IonPeer implements SignalSession, RoomMember {
 
   onFanoutMessage(label: string, data: string | Buffer): void {
     const ch = this.fanoutOut.get(label);
-    if (ch?.readyState === 'open') ch.send(data);
+    if (ch?.readyState !== 'open') return;
+    // A publisher flooding faster than this subscriber's association drains
+    // must not grow our memory without bound: past the cap, messages are dropped.
+    if (ch.bufferedAmount > FANOUT_MAX_BUFFERED) {
+      this.drops.fanoutDropped++;
+      return;
+    }
+    try {
+      ch.send(data);
+    } catch {
+      // Over this subscriber's a=max-message-size (the publisher's limit is ours, 256 KiB):
+      // a throw here would also cut the fan-out to every member after this one.
+      this.drops.fanoutDropped++;
+    }
   }
 
   getStats(): Record<string, unknown> {

@@ -56,8 +56,29 @@ export const TransportDrop = {
   SrtpMalformed: 'srtp-malformed',
   NoPath: 'no-selected-path',
   DtlsNotReady: 'dtls-not-ready',
+  /** A record in epoch 0 (in clear: ClientHello, alert ...) after the handshake: stale or forged. */
+  DtlsPlaintextAfterHandshake: 'dtls-plaintext-after-handshake',
+  /** Binding requests routed here by USERNAME that ICE refused: silently (bad FINGERPRINT, not a request) or with an error response. */
+  IceBadFingerprint: 'ice-bad-fingerprint',
+  IceNotRequest: 'ice-not-request',
+  IceBadRequest: 'ice-bad-request',
+  IceUnauthorized: 'ice-unauthorized',
+  IceUnknownAttribute: 'ice-unknown-attribute',
+  IceRoleConflict: 'ice-role-conflict',
 } as const;
 export type TransportDrop = (typeof TransportDrop)[keyof typeof TransportDrop];
+
+/** The drop reason of each refused IceResult (indexed by its value; Success has none). */
+const ICE_DROP: readonly (TransportDrop | undefined)[] = (() => {
+  const out: (TransportDrop | undefined)[] = [];
+  out[IceResult.DropBadFingerprint] = TransportDrop.IceBadFingerprint;
+  out[IceResult.DropNotRequest] = TransportDrop.IceNotRequest;
+  out[IceResult.ErrorBadRequest] = TransportDrop.IceBadRequest;
+  out[IceResult.ErrorUnauthorized] = TransportDrop.IceUnauthorized;
+  out[IceResult.ErrorUnknownAttribute] = TransportDrop.IceUnknownAttribute;
+  out[IceResult.ErrorRoleConflict] = TransportDrop.IceRoleConflict;
+  return out;
+})();
 
 export interface WebRtcTransportEvents {
   icestatechange: [state: IceState];
@@ -270,6 +291,8 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
   handleStun(msg: StunMessage, from: IceTuple, mux: UdpMux): void {
     if (this._closed) return;
     const result = this.ice.handleStun(msg, from, this.opts.clock.now(), this.stunOut);
+    const refused = ICE_DROP[result];
+    if (refused !== undefined) this.stats.drops[refused]++;
     if (result === IceResult.Success && !this.knownTuples.some((k) => k.mux === mux && k.tuple.port === from.port && k.tuple.address === from.address)) {
       this.knownTuples.push({ mux, tuple: from });
       mux.addTuple(from, this);
@@ -285,7 +308,7 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
       this.stats.drops[TransportDrop.DtlsNotReady]++;
       return;
     }
-    this.dtls.handleDatagram(datagram);
+    if (!this.dtls.handleDatagram(datagram)) this.stats.drops[TransportDrop.DtlsPlaintextAfterHandshake]++;
   }
 
   handleRtpOrRtcp(datagram: Buffer): void {

@@ -10,6 +10,16 @@ import { DtlsTransport } from '../../src/dtls/dtls-transport.js';
 import { generateCertificate, type DtlsCertificate } from '../../src/dtls/certificate.js';
 import { SrtpSession } from '../../src/srtp/session.js';
 import type { WebRtcTransport } from '../../src/transport/webrtc-transport.js';
+import type { DtlsFingerprint } from '../../src/dtls/certificate.js';
+
+/** What a LiteClient needs to reach a transport it only knows from SDP (`connectTo`). */
+export interface LiteRemote {
+  address: string;
+  port: number;
+  ufrag: string;
+  pwd: string;
+  fingerprints: DtlsFingerprint[];
+}
 
 export class LiteClient {
   private sockets: Socket[] = [];
@@ -17,9 +27,9 @@ export class LiteClient {
   private dtls!: DtlsTransport;
   private srtpOut: SrtpSession | undefined;
   private srtpIn: SrtpSession | undefined;
-  readonly ufrag = randomBytes(4).toString('hex');
-  readonly received: { rtp: number; stunSuccess: number; stunError: number; lastErrorCode: number } = {
+  readonly received: { rtp: number; rtcp: number; stunSuccess: number; stunError: number; lastErrorCode: number } = {
     rtp: 0,
+    rtcp: 0,
     stunSuccess: 0,
     stunError: 0,
     lastErrorCode: 0,
@@ -32,7 +42,13 @@ export class LiteClient {
     private readonly remote: { ufrag: string; pwd: string },
     private readonly cert: DtlsCertificate,
     private readonly type: 'udp4' | 'udp6',
+    readonly ufrag: string,
   ) {}
+
+  /** A fresh ICE ufrag for `connectTo` callers that must put it in their SDP first. */
+  static newUfrag(): string {
+    return randomBytes(4).toString('hex');
+  }
 
   /** Connects a LiteClient to `transport` (which it configures as the remote side). */
   static async connect(transport: WebRtcTransport, cert?: DtlsCertificate, type: 'udp4' | 'udp6' = 'udp4'): Promise<LiteClient> {
@@ -43,25 +59,41 @@ export class LiteClient {
       { ufrag: ice.usernameFragment, pwd: ice.password },
       cert ?? (await generateCertificate()),
       type,
+      LiteClient.newUfrag(),
     );
     transport.connect({
       dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: client.cert.fingerprint }] },
       iceUsernameFragment: client.ufrag,
     });
-    await client.addSocket();
-    client.dtls = new DtlsTransport({
-      role: 'client',
-      certificate: client.cert,
-      remoteFingerprints: transport.dtlsParameters.fingerprints,
-      send: (d) => client.active.send(d, client.server.port, client.server.address),
-    });
-    const connected = once(client.dtls, 'connected');
-    client.check(true);
-    client.dtls.start();
-    const [keys] = (await connected) as [{ profile: 'AEAD_AES_128_GCM'; localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer }];
-    client.srtpOut = new SrtpSession(keys.profile, keys.localKey, keys.localSalt);
-    client.srtpIn = new SrtpSession(keys.profile, keys.remoteKey, keys.remoteSalt);
+    await client.handshake(transport.dtlsParameters.fingerprints);
     return client;
+  }
+
+  /**
+   * Connects to a transport known only from its SDP (a sfud in the same
+   * process joined over JSON-RPC with an offer that named `cert`'s
+   * fingerprint, `ufrag` and a=setup:active).
+   */
+  static async connectTo(remote: LiteRemote, cert: DtlsCertificate, ufrag: string): Promise<LiteClient> {
+    const client = new LiteClient({ address: remote.address, port: remote.port }, { ufrag: remote.ufrag, pwd: remote.pwd }, cert, 'udp4', ufrag);
+    await client.handshake(remote.fingerprints);
+    return client;
+  }
+
+  private async handshake(remoteFingerprints: DtlsFingerprint[]): Promise<void> {
+    await this.addSocket();
+    this.dtls = new DtlsTransport({
+      role: 'client',
+      certificate: this.cert,
+      remoteFingerprints,
+      send: (d) => this.active.send(d, this.server.port, this.server.address),
+    });
+    const connected = once(this.dtls, 'connected');
+    this.check(true);
+    this.dtls.start();
+    const [keys] = (await connected) as [{ profile: 'AEAD_AES_128_GCM'; localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer }];
+    this.srtpOut = new SrtpSession(keys.profile, keys.localKey, keys.localSalt);
+    this.srtpIn = new SrtpSession(keys.profile, keys.remoteKey, keys.remoteSalt);
   }
 
   /** Opens another local socket and makes it the active one (a network change). */
@@ -75,6 +107,11 @@ export class LiteClient {
     s.on('message', (msg: Buffer) => this.onMessage(msg, index));
     this.active = s;
     return index;
+  }
+
+  /** The local port of the active socket (the tuple sfud knows this client by). */
+  get localPort(): number {
+    return this.active.address().port;
   }
 
   get socketCount(): number {
@@ -111,6 +148,20 @@ export class LiteClient {
     this.active.send(out, 0, n, this.server.port, this.server.address);
   }
 
+  /** SRTP-protects a whole RTP packet as given (header fields, extensions, padding and all); null when SRTP refuses it. */
+  protectRtp(pkt: Buffer): Buffer | null {
+    const out = Buffer.alloc(pkt.length + SrtpSession.MAX_TRAILER);
+    const n = this.srtpOut!.protectRtp(pkt, 0, pkt.length, out, 0);
+    return n < 0 ? null : out.subarray(0, n);
+  }
+
+  /** SRTCP-protects an RTCP (compound) packet as given; null when SRTCP refuses it (under 8 bytes, not version 2). */
+  protectRtcp(pkt: Buffer): Buffer | null {
+    const out = Buffer.alloc(pkt.length + SrtpSession.MAX_RTCP_TRAILER);
+    const n = this.srtpOut!.protectRtcp(pkt, 0, pkt.length, out, 0);
+    return n < 0 ? null : out.subarray(0, n);
+  }
+
   /** Sends raw bytes from the active socket (garbage for fault tests). */
   sendRaw(buf: Buffer): void {
     this.active.send(buf, this.server.port, this.server.address);
@@ -128,7 +179,10 @@ export class LiteClient {
     } else if (b >= 20 && b <= 63) {
       this.dtls.handleDatagram(msg);
     } else if (b >= 128 && b <= 191 && this.srtpIn) {
-      if ((msg[1]! & 0x7f) >= 72 && (msg[1]! & 0x7f) <= 79) return; // RTCP
+      if ((msg[1]! & 0x7f) >= 72 && (msg[1]! & 0x7f) <= 79) {
+        if (this.srtpIn.unprotectRtcp(msg, 0, msg.length) > 0) this.received.rtcp++;
+        return;
+      }
       if (this.srtpIn.unprotectRtp(msg, 0, msg.length) > 0) {
         this.received.rtp++;
         this.rtpBySocket[index]!++;

@@ -140,3 +140,21 @@ t.test('garbage datagrams during and after the handshake do not break it', async
   server.close();
   client.close();
 });
+
+t.test('issue 9: after the handshake, records in epoch 0 (a new ClientHello, a plaintext alert) are dropped unread', async (t) => {
+  const { server, client, done } = pair();
+  const [s, c] = await done;
+  t.ok(s.ok && c.ok);
+  const hello = Buffer.from('16fefd00000000000000000005010000010000', 'hex');
+  const alert = Buffer.from('15fefd000000000000000000020102', 'hex'); // fatal close_notify, in clear
+  t.equal(server.handleDatagram(hello), false, 'a ClientHello on a connected server is dropped');
+  t.equal(server.handleDatagram(alert), false, 'a plaintext alert on a connected server is dropped');
+  t.equal(client.handleDatagram(alert), false, 'and on a connected client');
+  t.equal(server.state, 'connected');
+  t.equal(client.state, 'connected');
+  const got = new Promise<Buffer>((r) => server.once('data', r));
+  client.send(Buffer.from('still fine'));
+  t.equal((await got).toString(), 'still fine');
+  server.close();
+  client.close();
+});
