@@ -19,7 +19,7 @@ import type { WebRtcServer } from './transport/webrtc-server.js';
 import { RoomRegistry, type RoomPolicyOptions } from './router/room.js';
 import { generateCertificate } from './dtls/certificate.js';
 import { ShardHost } from './shard/host.js';
-import { LocalDataPlane, type DataPlane } from './shard/data-plane.js';
+import { LocalDataPlane, formatAddress, type DataPlane } from './shard/data-plane.js';
 import { ShardPool } from './shard/pool.js';
 import type { CrashMode } from './shard/protocol.js';
 import type { ShardStatus } from './metrics/shards.js';
@@ -251,11 +251,12 @@ export class Sfu {
     try {
       if (this.pool) {
         await this.pool.start(certificate);
-        this.log.info({ shards: this.pool.shards().map((s) => `${c.udpHost}:${s.port}`), announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
+        const udp = this.pool.shards().map((s) => formatAddress(c.udpHost, s.port));
+        this.log.info({ udp: udp[0], shards: udp, announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
       } else if (this.local) {
         await this.local.listen(c.udpPort, certificate);
         this.metrics.attach();
-        this.log.info({ udp: `${c.udpHost}:${this.local.port}`, announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
+        this.log.info({ udp: formatAddress(c.udpHost, this.local.port), announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
       }
     } catch (err) {
       this.metrics.close();
