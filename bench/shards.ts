@@ -11,15 +11,12 @@
  *
  *   npm run bench:shards -- --rooms 2 --n 10,20,40 --seconds 5
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateCertificate, type DtlsCertificate } from '../src/dtls/certificate.js';
 import { Publisher, Subscriber } from './loadgen/client.js';
 import { Histogram } from './loadgen/histogram.js';
+import { startSfud } from './support/servers.js';
 
 interface Options {
   shards: number[];
@@ -29,8 +26,6 @@ interface Options {
   videoKbps: number;
   maxLoss: number;
 }
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { shards: [1, 2], rooms: 2, n: [10, 20, 40, 60], seconds: 5, videoKbps: 500, maxLoss: 1 };
@@ -50,42 +45,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-async function freeTcpPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((res) => srv.close(() => res()));
-  return port;
-}
-
-async function startDaemon(shards: number): Promise<{ child: ChildProcess; url: string; http: string }> {
-  const port = await freeTcpPort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/bin/sfud.js'), '--listen', `127.0.0.1:${port}`, '--udp-port', '0', '--shards', String(shards), '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const http = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`sfud exited with ${child.exitCode}`);
-    const ready = await fetch(`${http}/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return { child, url: `ws://127.0.0.1:${port}/ws`, http };
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error('sfud was not ready within 15 s');
-}
-
-async function stopDaemon(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
-
 interface Step {
   subscribers: number;
   pps: number;
@@ -93,7 +52,9 @@ interface Step {
 }
 
 async function run(o: Options, shards: number, cert: DtlsCertificate): Promise<{ steps: Step[]; best: number; placement: string }> {
-  const d = await startDaemon(shards);
+  // Each shard needs its port (udp-port + i); readiness means every shard is up.
+  const d = await startSfud({ args: ['--shards', String(shards)] });
+  for (let i = 0; i < 300 && !(await fetch(`${d.httpUrl}/ready`)).ok; i++) await sleep(50);
   const pubs: Publisher[] = [];
   const subs: Subscriber[][] = Array.from({ length: o.rooms }, () => []);
   const latency = new Histogram();
@@ -101,7 +62,7 @@ async function run(o: Options, shards: number, cert: DtlsCertificate): Promise<{
   let placement: string;
   try {
     for (let r = 0; r < o.rooms; r++) {
-      const p = await Publisher.join({ url: d.url, sid: `room-${r}`, uid: 'pub', cert, videoKbps: o.videoKbps, fps: 30, keyframeIntervalS: 2 });
+      const p = await Publisher.join({ url: d.wsUrl, sid: `room-${r}`, uid: 'pub', cert, videoKbps: o.videoKbps, fps: 30, keyframeIntervalS: 2 });
       p.start();
       pubs.push(p);
     }
@@ -113,7 +74,7 @@ async function run(o: Options, shards: number, cert: DtlsCertificate): Promise<{
             const batch = Math.min(5, n - list.length);
             const joined = await Promise.all(
               Array.from({ length: batch }, (_, k) =>
-                Subscriber.join({ url: d.url, sid: `room-${r}`, uid: `sub-${list.length + k}`, cert, latency, timeoutMs: 30_000, decrypt: false }),
+                Subscriber.join({ url: d.wsUrl, sid: `room-${r}`, uid: `sub-${list.length + k}`, cert, latency, timeoutMs: 30_000, decrypt: false }),
               ),
             );
             list.push(...joined);
@@ -139,7 +100,7 @@ async function run(o: Options, shards: number, cert: DtlsCertificate): Promise<{
       process.stdout.write(`  shards=${shards} subscribers=${step.subscribers} forwarded=${Math.round(step.pps)} pkt/s loss=${step.lossPct.toFixed(2)}%\n`);
       if (step.lossPct > o.maxLoss) break;
     }
-    const stats = await (await fetch(`${d.http}/metrics`)).text();
+    const stats = await (await fetch(`${d.httpUrl}/metrics`)).text();
     placement = stats
       .split('\n')
       .filter((l) => l.startsWith('sfud_shard_rooms{'))
@@ -147,7 +108,7 @@ async function run(o: Options, shards: number, cert: DtlsCertificate): Promise<{
   } finally {
     for (const s of subs.flat()) s.close();
     for (const p of pubs) p.close();
-    await stopDaemon(d.child);
+    await d.stop();
   }
   const best = Math.max(0, ...steps.filter((s) => s.lossPct <= o.maxLoss).map((s) => s.pps));
   return { steps, best, placement };
