@@ -28,7 +28,7 @@ import { SfuMetrics, type MetricsOptions } from './metrics/metrics.js';
 import { DropLog } from './metrics/drop-log.js';
 import { WebhookNotifier, forwardRoomEvents, type WebhookOptions } from './webhooks/index.js';
 import type { PreferredLayers } from './router/consumer.js';
-import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail, type RoomSummary } from './signal/jsonrpc/index.js';
+import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type MemberOutcome, type RoomDetail, type RoomSummary } from './signal/jsonrpc/index.js';
 
 export interface SfuOptions {
   config?: Partial<SfuConfig>;
@@ -207,23 +207,24 @@ export class Sfu {
 
   /**
    * Caps the video peer `uid` of room `sid` receives of stream `streamId`:
-   * spatial/temporal 0 (low) .. 2 (high), or 'none' to pause it. Resolves to
-   * the number of tracks changed, or which of room and peer was not found.
+   * spatial/temporal 0 (low) .. 2 (high), or 'none' to pause it. Returns the
+   * number of tracks changed, or which of room and peer was not found: at once
+   * with the data plane in-thread, as a promise with shards.
    */
-  async setPreferredLayers(
+  setPreferredLayers(
     sid: string,
     uid: string,
     streamId: string,
     layers: PreferredLayers | 'none',
-  ): Promise<number | 'room-not-found' | 'peer-not-found'> {
+  ): number | 'room-not-found' | 'peer-not-found' | Promise<number | 'room-not-found' | 'peer-not-found'> {
     return this.plane.setPreferredLayers(sid, uid, streamId, layers);
   }
 
   /**
    * Peer `uid`'s own last-N video (undefined: the room's policy) and the
-   * streams it pins (always received).
+   * streams it pins (always received). At once in-thread, a promise with shards.
    */
-  async setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): Promise<'ok' | 'room-not-found' | 'peer-not-found'> {
+  setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): MemberOutcome | Promise<MemberOutcome> {
     return this.plane.setLastN(sid, uid, n, pinned);
   }
 
@@ -244,35 +245,34 @@ export class Sfu {
     return media;
   }
 
+  /**
+   * Media and HTTP start side by side: shards take a while to load, and
+   * meanwhile `/health` answers and `/ready` says 503 (joins are refused until
+   * a shard is up). If either fails, both are closed.
+   */
   private async listen(): Promise<void> {
+    const [media, http] = await Promise.allSettled([this.listenMedia(), this.listenHttp()]);
+    if (media.status === 'fulfilled' && http.status === 'fulfilled') return;
+    if (this.http.listening) this.http.close();
+    if (this.metricsHttp?.listening) this.metricsHttp.close();
+    this.metrics.close();
+    this.dropLog?.close();
+    await Promise.all([this.plane.close(), this.webhooks?.close()]);
+    throw media.status === 'rejected' ? media.reason : (http as PromiseRejectedResult).reason;
+  }
+
+  private async listenMedia(): Promise<void> {
     const c = this.config;
     // One certificate for every shard: the same fingerprint whichever shard a peer lands on.
     const certificate = await generateCertificate();
-    try {
-      if (this.pool) {
-        await this.pool.start(certificate);
-        const udp = this.pool.shards().map((s) => formatAddress(c.udpHost, s.port));
-        this.log.info({ udp: udp[0], shards: udp, announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
-      } else if (this.local) {
-        await this.local.listen(c.udpPort, certificate);
-        this.metrics.attach();
-        this.log.info({ udp: formatAddress(c.udpHost, this.local.port), announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
-      }
-    } catch (err) {
-      this.metrics.close();
-      this.dropLog?.close();
-      await this.webhooks?.close();
-      throw err;
-    }
-    try {
-      await this.listenHttp();
-    } catch (err) {
-      if (this.http.listening) this.http.close();
-      if (this.metricsHttp?.listening) this.metricsHttp.close();
-      this.metrics.close();
-      this.dropLog?.close();
-      await Promise.all([this.plane.close(), this.webhooks?.close()]);
-      throw err;
+    if (this.pool) {
+      await this.pool.start(certificate);
+      const udp = this.pool.shards().map((s) => formatAddress(c.udpHost, s.port));
+      this.log.info({ udp: udp[0], shards: udp, announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
+    } else if (this.local) {
+      await this.local.listen(c.udpPort, certificate);
+      this.metrics.attach();
+      this.log.info({ udp: formatAddress(c.udpHost, this.local.port), announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
     }
   }
 
