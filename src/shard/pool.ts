@@ -1,10 +1,8 @@
 /**
  * The data plane in N worker shards (DESIGN.md "Planes and threads").
  *
- * Placement: a new room goes to the least-loaded shard that is up, by the
- * load each reports with its heartbeat (datagrams out per second, consumers,
- * peers) plus the rooms placed on it since that report, so a burst of new
- * rooms spreads before the next report arrives. Every peer of a room goes to
+ * Placement (placement.ts): a new room goes to the least-loaded shard that is
+ * up, by the load each reports with its heartbeat. Every peer of a room goes to
  * the room's shard; the room -> shard entry lives while a session of the room
  * does (counted here, so a room closing on the shard while a join for it is on
  * its way cannot split the room across shards).
@@ -38,6 +36,7 @@ import type { ShardLoad } from './host.js';
 import type { DtlsCertificate } from '../dtls/certificate.js';
 import type { CrashMode, SessionNote, ShardInit, ShardOp, ShardOps } from './protocol.js';
 import { ShardWorker } from './shard-worker.js';
+import { pickShard } from './placement.js';
 
 export interface ShardPoolOptions {
   count: number;
@@ -50,8 +49,6 @@ export interface ShardPoolOptions {
   onRefusal?: (reason: 'tooManyDataChannels') => void;
 }
 
-/** A datagram-per-second rate that weighs like one consumer when placing rooms (a video consumer sends ~50-100 pps). */
-const PPS_PER_CONSUMER = 100;
 const RESTART_BACKOFF_MS = [0, 500, 1000, 2000, 5000];
 
 const NO_LOAD: ShardLoad = { elu: 0, pps: 0, consumers: 0, rooms: 0, peers: 0, transports: 0 };
@@ -210,20 +207,10 @@ export class ShardPool implements DataPlane {
   }
 
   private leastLoaded(): Slot {
-    let best: Slot | undefined;
-    let bestScore = Infinity;
-    for (const s of this.slots) {
-      if (s.state !== 'up') continue;
-      const l = s.load;
-      // Ties (idle shards) go to the lowest index.
-      const score = l.pps / PPS_PER_CONSUMER + l.consumers + l.peers / 2 + s.placedSinceReport + l.rooms / 100;
-      if (score < bestScore) {
-        best = s;
-        bestScore = score;
-      }
-    }
-    if (!best) throw new SfuError('ERR_SFUD_SHARD', 'no media shard is available: try again');
-    return best;
+    const i = pickShard(this.slots.map((s) => ({ up: s.state === 'up', load: s.load, placedSinceReport: s.placedSinceReport })));
+    const slot = this.slots[i];
+    if (!slot) throw new SfuError('ERR_SFUD_SHARD', 'no media shard is available: try again');
+    return slot;
   }
 
   request<K extends ShardOp>(slot: Slot, op: K, args: ShardOps[K][0], timeoutMs?: number): Promise<ShardOps[K][1]> {
