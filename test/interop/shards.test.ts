@@ -8,6 +8,8 @@
 // new join succeeds within 5 s, and the shard comes back on the same port.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
 import type { RtcpPacket } from 'werift';
 import { Sfu } from '../../src/sfu.js';
 import { WeriftIonClient } from '../helpers/werift-ion.js';
@@ -36,8 +38,37 @@ interface Call {
   arrivals: number[];
 }
 
+/** A webhook receiver on 127.0.0.1: the events, in arrival order. */
+async function hookReceiver(): Promise<{ url: string; events: { event: string; room?: { sid: string }; participant?: { uid: string } }[]; close(): void }> {
+  const events: { event: string; room?: { sid: string }; participant?: { uid: string } }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      events.push(JSON.parse(body) as (typeof events)[number]);
+      res.writeHead(200).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`,
+    events,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 t.test('two shards: placement, media and PLI through each shard, admin API, metrics, a shard failure', async (t) => {
-  const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0, shards: 2 }, shardTestHooks: true });
+  const hooks = await hookReceiver();
+  t.teardown(() => hooks.close());
+  const sfu = await Sfu.create({
+    config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0, shards: 2 },
+    shardTestHooks: true,
+    webhooks: { url: hooks.url, secret: 'shards-test' },
+  });
   t.teardown(() => sfu.close());
   const url = `${sfu.httpUrl.replace('http', 'ws')}/ws`;
   const clients: WeriftIonClient[] = [];
@@ -82,6 +113,11 @@ t.test('two shards: placement, media and PLI through each shard, admin API, metr
     t.ok(c.sub.videoPackets >= 50, `${c.sid}: the subscriber got ${c.sub.videoPackets} video RTP packets (publisher sent ${c.pub.sent})`);
   }
   t.same([...a.pub.failures, ...a.sub.failures, ...b.pub.failures, ...b.sub.failures], [], 'no negotiation failures');
+  await waitFor('webhooks from both shards', () => ['room-a', 'room-b'].every((sid) => hooks.events.some((e) => e.event === 'track_published' && e.room?.sid === sid)), 10_000);
+  for (const sid of ['room-a', 'room-b']) {
+    const mine = hooks.events.filter((e) => e.room?.sid === sid).map((e) => e.event);
+    t.same(mine.slice(0, 2), ['room_started', 'participant_joined'], `${sid}: the shard's room events reach the webhook (${mine.join(',')})`);
+  }
 
   await t.test('a subscriber PLI reaches its publisher through the shard', async (t) => {
     const sender = a.pub.pub.getTransceivers().find((x) => x.kind === 'video')!.sender;
