@@ -17,7 +17,12 @@ export const HEARTBEAT_MS = 500;
 export const HEARTBEAT_TIMEOUT_MS = 2000;
 /** A request to a healthy shard that takes longer than this fails (the heartbeat fails the shard sooner). */
 const REQUEST_TIMEOUT_MS = 10_000;
-const START_TIMEOUT_MS = 15_000;
+/**
+ * Loading a shard is loading sfud's module graph again (about 1.5 s of CPU
+ * built; several times that when tests run TypeScript through a loader on a
+ * busy machine): generous, it only catches a shard that never comes up.
+ */
+const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 3000;
 
 export interface ShardWorkerEvents {
