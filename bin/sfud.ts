@@ -46,8 +46,7 @@ async function main(): Promise<number> {
     log.fatal({ err }, 'sfud could not start');
     return 1;
   }
-  // NOTE: --shards is accepted, but the data plane runs in this thread until the shard runtime (issue 7) lands.
-  log.info({ announcedIp: config.announcedIp, logLevel: config.logLevel, dataPlane: 'in-thread' }, 'sfud started');
+  log.info({ announcedIp: config.announcedIp, logLevel: config.logLevel, shards: config.shards, dataPlane: config.shards > 0 ? 'shards' : 'in-thread' }, 'sfud started');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));

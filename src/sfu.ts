@@ -15,15 +15,20 @@ import { ClosedError, ConfigError, SfuError } from './errors.js';
 import { Admission } from './signal/admission.js';
 import { Refusals } from './signal/jsonrpc/refusals.js';
 import { VERSION } from './version.js';
-import { WebRtcServer } from './transport/webrtc-server.js';
+import type { WebRtcServer } from './transport/webrtc-server.js';
 import { RoomRegistry, type RoomPolicyOptions } from './router/room.js';
-import { IonPeer } from './signal/ion-peer.js';
+import { generateCertificate } from './dtls/certificate.js';
+import { ShardHost } from './shard/host.js';
+import { LocalDataPlane, formatAddress, type DataPlane } from './shard/data-plane.js';
+import { ShardPool } from './shard/pool.js';
+import type { CrashMode } from './shard/protocol.js';
+import type { ShardStatus } from './metrics/shards.js';
 import { createDemoHandler } from './signal/demo/handler.js';
 import { SfuMetrics, type MetricsOptions } from './metrics/metrics.js';
 import { DropLog } from './metrics/drop-log.js';
 import { WebhookNotifier, forwardRoomEvents, type WebhookOptions } from './webhooks/index.js';
 import type { PreferredLayers } from './router/consumer.js';
-import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type RoomDetail } from './signal/jsonrpc/index.js';
+import { SignalWsServer, handleHttpJsonRpc, RPC_PATH, type AdminApi, type MemberOutcome, type RoomDetail, type RoomSummary } from './signal/jsonrpc/index.js';
 
 export interface SfuOptions {
   config?: Partial<SfuConfig>;
@@ -40,6 +45,11 @@ export interface SfuOptions {
   dropLogIntervalMs?: number;
   /** Big-room policy beyond the config's last-N / loudest-K (e.g. `silenceDetection`); wins over the config. */
   roomPolicy?: RoomPolicyOptions;
+  /**
+   * Lets `crashShard()` make a shard fail (supervision tests). Off by
+   * default; nothing on the wire reaches it.
+   */
+  shardTestHooks?: boolean;
 }
 
 /** How long `close()` lets queued webhooks (the room_finished of every room, say) go out. */
@@ -59,8 +69,12 @@ export class Sfu {
   /** ion-sfu's `-m`: /metrics on its own port. */
   private readonly metricsHttp: Server | undefined;
   private readonly tls: boolean;
-  private media: WebRtcServer | undefined;
-  readonly rooms: RoomRegistry;
+  /** The in-thread data plane (`shards: 0`), or undefined with worker shards. */
+  private readonly local: ShardHost | undefined;
+  private readonly pool: ShardPool | undefined;
+  private readonly plane: DataPlane;
+  /** The in-thread rooms; with shards an empty registry (metrics read it, the rooms are in the shards). */
+  private readonly roomRegistry: RoomRegistry;
   /** Requests refused on purpose (policy, limits, tokens, draining), by reason. */
   readonly refusals = new Refusals();
   private readonly admission: Admission;
@@ -84,35 +98,50 @@ export class Sfu {
       throw new ConfigError(`TLS certificate or key unusable: ${(err as Error).message}`, { cause: err });
     }
     this.tls = tls !== undefined;
-    this.rooms = new RoomRegistry(
-      { intervalMs: config.audioLevelIntervalMs, threshold: config.audioLevelThreshold, filter: config.audioLevelFilter },
-      { lastN: config.lastN, lastNMinParticipants: config.lastNMinParticipants, loudestK: config.loudestK, ...opts.roomPolicy },
-    );
     this.metricsHttp = config.metricsListen ? createServer((req, res) => this.onMetricsHttp(req, res)) : undefined;
-    this.admission = new Admission({ config, rooms: this.rooms, refusals: this.refusals });
     const webhookOpts = opts.webhooks ?? (config.webhookUrl ? { url: config.webhookUrl, secret: config.webhookSecret ?? '' } : undefined);
-    if (webhookOpts) {
-      this.webhooks = new WebhookNotifier({ logger: log, ...webhookOpts });
-      forwardRoomEvents(this.rooms, this.webhooks);
+    if (webhookOpts) this.webhooks = new WebhookNotifier({ logger: log, ...webhookOpts });
+    const onRefusal = (reason: 'tooManyDataChannels'): void => this.refusals.count(reason);
+    if (config.shards > 0) {
+      if (opts.acceptRemote) throw new ConfigError('acceptRemote (a function) cannot reach worker shards: use shards: 0 for it');
+      this.pool = new ShardPool({
+        count: config.shards,
+        basePort: config.udpPort,
+        init: {
+          config,
+          roomPolicy: opts.roomPolicy,
+          logLevel: log.level as SfuConfig['logLevel'],
+          perPeerLabels: opts.metrics?.perPeerLabels === true,
+          webhooks: this.webhooks !== undefined,
+          testHooks: opts.shardTestHooks === true,
+        },
+        logger: log,
+        webhooks: this.webhooks,
+        onRefusal,
+      });
+      this.plane = this.pool;
+      this.roomRegistry = new RoomRegistry();
+    } else {
+      const host = new ShardHost({ config, logger: log, roomPolicy: opts.roomPolicy, acceptRemote: opts.acceptRemote });
+      this.local = host;
+      this.plane = new LocalDataPlane(host, () => ({ quality: this.metrics.linkQuality, onRefusal }));
+      this.roomRegistry = host.rooms;
+      if (this.webhooks) forwardRoomEvents(host.rooms, this.webhooks);
     }
+    this.admission = new Admission({ config, occupancy: (sid, uid) => this.plane.occupancy(sid, uid), refusals: this.refusals });
     this.metrics = new SfuMetrics(
-      { media: () => this.media, rooms: this.rooms, signal: () => this.signal.getStats(), webhooks: () => this.webhooks?.getStats() },
+      {
+        media: () => this.local?.server,
+        rooms: this.roomRegistry,
+        signal: () => this.signal.getStats(),
+        webhooks: () => this.webhooks?.getStats(),
+        shards: this.pool ? () => this.plane.shards() : undefined,
+        remote: () => this.plane.remoteMetrics(),
+      },
       opts.metrics,
     );
-    const quality = this.metrics.linkQuality;
     this.signal = new SignalWsServer({
-      factory: {
-        create: (notify) =>
-          new IonPeer({
-            rooms: this.rooms,
-            server: this.webRtcServer,
-            notify,
-            logger: this.log,
-            quality,
-            maxDataChannels: config.maxDataChannelsPerPeer,
-            onRefusal: (reason) => this.refusals.count(reason),
-          }),
-      },
+      factory: { create: (notify, info) => this.plane.createSession(notify, info) },
       admission: this.admission,
       refusals: this.refusals,
       maxFrameBytes: config.maxMessageBytes,
@@ -121,118 +150,129 @@ export class Sfu {
     });
     this.signal.attach(this.http);
     this.admin = this.createAdminApi();
-    if (opts.dropLogIntervalMs !== 0) {
+    // With shards each shard logs its own drop summaries.
+    if (opts.dropLogIntervalMs !== 0 && this.local) {
       this.dropLog = new DropLog({ logger: this.log, totals: () => this.metrics.dropTotals(), intervalMs: opts.dropLogIntervalMs });
     }
-    this.rooms.on('room', (room) => {
-      const roomLog = this.log.child({ sub: 'room', sid: room.sid });
-      roomLog.info('room opened');
-      room.once('close', () => roomLog.info({ ageSec: Math.round((Date.now() - room.createdAt) / 1000) }, 'room closed'));
-    });
   }
 
-  /** The backend API behind HTTP JSON-RPC (`POST /rpc`). */
+  /**
+   * The rooms of the in-thread data plane (`shards: 0`). With shards the rooms
+   * live in the workers: use `listRooms()` / `getRoom()` (plain values).
+   */
+  get rooms(): RoomRegistry {
+    if (this.pool) throw new SfuError('ERR_SFUD_SHARDED', 'the rooms live in worker shards: use listRooms() or getRoom()');
+    return this.roomRegistry;
+  }
+
+  /** Every room, on every shard (what the admin API's listRooms returns). */
+  async listRooms(): Promise<RoomSummary[]> {
+    return this.plane.listRooms();
+  }
+
+  /** One room's members, tracks and counters, from the shard that holds it. */
+  async getRoom(sid: string): Promise<RoomDetail | undefined> {
+    return this.plane.getRoom(sid);
+  }
+
+  /** The shards (empty with the data plane in-thread): state, port, restarts and last load report. */
+  get shards(): ShardStatus[] {
+    return this.plane.shards();
+  }
+
+  /** Which shard holds room `sid` (undefined in-thread or when no peer of it is here). */
+  shardOf(sid: string): number | undefined {
+    return this.pool?.shardOf(sid);
+  }
+
+  /** Test hook (`shardTestHooks`): makes shard `index` exit, throw or spin, as a data-plane bug would. */
+  crashShard(index: number, mode: CrashMode): Promise<null> {
+    if (!this.pool) return Promise.reject(new SfuError('ERR_SFUD_STATE', 'no shards: the data plane runs in this thread'));
+    return this.pool.crash(index, mode);
+  }
+
+  /** The backend API behind HTTP JSON-RPC (`POST /rpc`): the data plane answers, in-thread or from the shards. */
   private createAdminApi(): AdminApi {
-    const detail = (sid: string): RoomDetail | undefined => {
-      const room = this.rooms.get(sid);
-      if (!room) return undefined;
-      return {
-        sid,
-        peers: room.memberList.map((m) => ({
-          uid: m.uid,
-          tracks: m.producers.map((p) => ({ id: p.trackId, kind: p.kind, streamId: p.streamId })),
-        })),
-        stats: { ageMs: Date.now() - room.createdAt, ...room.trafficStats() },
-      };
-    };
+    const plane = this.plane;
     return {
       ping: () => ({ pong: true, version: VERSION, uptimeSec: Math.round((Date.now() - this.startedAt) / 1000) }),
-      listRooms: () => this.rooms.list.map((r) => ({ sid: r.sid, peers: r.memberCount, tracks: r.producers.length })),
-      getRoom: detail,
-      closeRoom: (sid) => {
-        const room = this.rooms.get(sid);
-        if (!room) return false;
-        room.close();
-        return true;
-      },
-      removePeer: (sid, uid) => {
-        const room = this.rooms.get(sid);
-        if (!room) return 'room-not-found';
-        const m = room.getMember(uid);
-        if (!m) return 'peer-not-found';
-        m.close('removed by the admin API');
-        return 'removed';
-      },
-      setPreferredLayers: (sid, uid, streamId, layers) => this.setPreferredLayers(sid, uid, streamId, layers),
-      setLastN: (sid, uid, n, pinned) => this.setLastN(sid, uid, n ?? undefined, pinned),
+      listRooms: () => plane.listRooms(),
+      getRoom: (sid) => plane.getRoom(sid),
+      closeRoom: (sid) => plane.closeRoom(sid),
+      removePeer: (sid, uid) => plane.removePeer(sid, uid),
+      setPreferredLayers: (sid, uid, streamId, layers) => plane.setPreferredLayers(sid, uid, streamId, layers),
+      setLastN: (sid, uid, n, pinned) => plane.setLastN(sid, uid, n ?? undefined, pinned),
     };
   }
 
   /**
    * Caps the video peer `uid` of room `sid` receives of stream `streamId`:
    * spatial/temporal 0 (low) .. 2 (high), or 'none' to pause it. Returns the
-   * number of tracks changed, or which of room and peer was not found.
+   * number of tracks changed, or which of room and peer was not found: at once
+   * with the data plane in-thread, as a promise with shards.
    */
   setPreferredLayers(
     sid: string,
     uid: string,
     streamId: string,
     layers: PreferredLayers | 'none',
-  ): number | 'room-not-found' | 'peer-not-found' {
-    const room = this.rooms.get(sid);
-    if (!room) return 'room-not-found';
-    const m = room.getMember(uid);
-    if (!m) return 'peer-not-found';
-    return m.setPreferredLayers(streamId, layers);
+  ): number | 'room-not-found' | 'peer-not-found' | Promise<number | 'room-not-found' | 'peer-not-found'> {
+    return this.plane.setPreferredLayers(sid, uid, streamId, layers);
   }
 
   /**
    * Peer `uid`'s own last-N video (undefined: the room's policy) and the
-   * streams it pins (always received).
+   * streams it pins (always received). At once in-thread, a promise with shards.
    */
-  setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): 'ok' | 'room-not-found' | 'peer-not-found' {
-    const room = this.rooms.get(sid);
-    if (!room) return 'room-not-found';
-    const m = room.getMember(uid);
-    if (!m) return 'peer-not-found';
-    m.setLastN(n, pinned);
-    return 'ok';
+  setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): MemberOutcome | Promise<MemberOutcome> {
+    return this.plane.setLastN(sid, uid, n, pinned);
   }
 
   /** Creates an SFU and starts listening. Rejects (and leaves nothing open) if a port is taken. */
   static async create(opts: SfuOptions = {}): Promise<Sfu> {
-    const config = { ...defaultConfig(), ...opts.config };
+    // The library runs the data plane in this thread unless shards are asked for (the daemon asks for one per core).
+    const config = { ...defaultConfig(), shards: 0, ...opts.config };
     const sfu = new Sfu(config, opts.logger ?? silentLogger(), opts.tls ?? (await readTls(config)), opts);
-    await sfu.listen(opts.acceptRemote);
+    await sfu.listen();
     return sfu;
   }
 
-  /** The media side: UDP mux, DTLS certificate, transports. */
+  /** The in-thread media side (`shards: 0`): UDP mux, DTLS certificate, transports. */
   get webRtcServer(): WebRtcServer {
-    if (!this.media) throw new ClosedError('sfu');
-    return this.media;
+    if (this.pool) throw new SfuError('ERR_SFUD_SHARDED', 'the media servers live in worker shards');
+    const media = this.local?.server;
+    if (!media || this.closed) throw new ClosedError('sfu');
+    return media;
   }
 
-  private async listen(acceptRemote?: (address: string) => boolean): Promise<void> {
+  /**
+   * Media and HTTP start side by side: shards take a while to load, and
+   * meanwhile `/health` answers and `/ready` says 503 (joins are refused until
+   * a shard is up). If either fails, both are closed.
+   */
+  private async listen(): Promise<void> {
+    const [media, http] = await Promise.allSettled([this.listenMedia(), this.listenHttp()]);
+    if (media.status === 'fulfilled' && http.status === 'fulfilled') return;
+    if (this.http.listening) this.http.close();
+    if (this.metricsHttp?.listening) this.metricsHttp.close();
+    this.metrics.close();
+    this.dropLog?.close();
+    await Promise.all([this.plane.close(), this.webhooks?.close()]);
+    throw media.status === 'rejected' ? media.reason : (http as PromiseRejectedResult).reason;
+  }
+
+  private async listenMedia(): Promise<void> {
     const c = this.config;
-    this.media = await WebRtcServer.create({
-      listen: [{ ip: c.udpHost, port: c.udpPort, announcedIp: c.announcedIp }],
-      acceptRemote,
-      consentTimeoutMs: c.iceConsentTimeoutMs,
-      logger: this.log,
-    });
-    this.metrics.attach();
-    const mux = this.media.muxes[0]!;
-    this.log.info({ udp: `${mux.host}:${mux.port}`, announcedIp: c.announcedIp, fingerprint: this.media.certificate.fingerprint }, 'media listening');
-    try {
-      await this.listenHttp();
-    } catch (err) {
-      if (this.http.listening) this.http.close();
-      if (this.metricsHttp?.listening) this.metricsHttp.close();
-      this.metrics.close();
-      this.dropLog?.close();
-      await Promise.all([this.media.close(), this.webhooks?.close()]);
-      throw err;
+    // One certificate for every shard: the same fingerprint whichever shard a peer lands on.
+    const certificate = await generateCertificate();
+    if (this.pool) {
+      await this.pool.start(certificate);
+      const udp = this.pool.shards().map((s) => formatAddress(c.udpHost, s.port));
+      this.log.info({ udp: udp[0], shards: udp, announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
+    } else if (this.local) {
+      await this.local.listen(c.udpPort, certificate);
+      this.metrics.attach();
+      this.log.info({ udp: formatAddress(c.udpHost, this.local.port), announcedIp: c.announcedIp, fingerprint: certificate.fingerprint }, 'media listening');
     }
   }
 
@@ -318,13 +358,29 @@ export class Sfu {
 
   /**
    * Readiness (`/ready`): the media sockets are bound and sfud is not
-   * draining or closed. The data plane runs in this thread (one unit, no
-   * shards yet), so its state is the state of the media muxes here.
+   * draining or closed. With shards, every shard must be up: one that failed
+   * and is restarting makes sfud not ready until it is back.
    */
-  readiness(): { ready: boolean; draining: boolean; closed: boolean; media: { address: string }[]; dataPlane: 'in-thread' } {
-    const media = this.closed ? [] : this.media?.muxes.map((m) => ({ address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}` })) ?? [];
+  readiness(): {
+    ready: boolean;
+    draining: boolean;
+    closed: boolean;
+    media: { address: string }[];
+    dataPlane: 'in-thread' | 'shards';
+    shards?: { index: number; state: ShardStatus['state']; port: number; restarts: number }[];
+  } {
+    const media = this.closed ? [] : this.plane.media();
     const draining = this.signal.draining;
-    return { ready: !this.closed && !draining && media.length > 0, draining, closed: this.closed, media, dataPlane: 'in-thread' };
+    const shards = this.pool ? this.plane.shards().map(({ index, state, port, restarts }) => ({ index, state, port, restarts })) : undefined;
+    const shardsUp = shards?.every((s) => s.state === 'up') ?? true;
+    return {
+      ready: !this.closed && !draining && media.length > 0 && shardsUp,
+      draining,
+      closed: this.closed,
+      media,
+      dataPlane: this.plane.mode,
+      ...(shards ? { shards } : {}),
+    };
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {
@@ -338,8 +394,9 @@ export class Sfu {
     return { version: VERSION, config, closed: this.closed };
   }
 
+  /** In-thread: the media server's stats; with shards: each shard's state, restarts and load (ELU, pps, consumers, rooms, peers). */
   getStats(): Record<string, unknown> {
-    return { media: this.media?.getStats() };
+    return this.plane.getStats();
   }
 
   /**
@@ -373,7 +430,6 @@ export class Sfu {
     if (this.closed) return;
     this.closed = true;
     this.signal.close();
-    this.rooms.closeAll();
     this.dropLog?.close();
     this.metrics.close();
     const done = once(this.http, 'close');
@@ -382,8 +438,11 @@ export class Sfu {
     const metricsDone = this.metricsHttp?.listening ? once(this.metricsHttp, 'close') : undefined;
     this.metricsHttp?.close();
     this.metricsHttp?.closeAllConnections();
+    // Closing the data plane closes its rooms (in the shards too, whose webhooks arrive before they stop).
+    await Promise.all([done, metricsDone, this.plane.close()]);
+    if (this.pool) this.roomRegistry.closeAll();
     // The rooms just closed queued their room_finished events: give them a moment to go out.
-    await Promise.all([done, metricsDone, this.media?.close(), this.webhooks?.close(WEBHOOK_DRAIN_MS)]);
+    await this.webhooks?.close(WEBHOOK_DRAIN_MS);
     this.log.info('closed');
   }
 }

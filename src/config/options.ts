@@ -34,7 +34,10 @@ export interface SfuConfig {
   udpHost: string;
   /** Address put in ICE candidates (for 1:1 NAT: the public address). */
   announcedIp: string;
-  /** Data-plane shards (worker threads). */
+  /**
+   * Data-plane shards (worker threads). 0: the data plane runs in the main
+   * thread (the library default, `Sfu.create()`); the daemon defaults to one per core.
+   */
   shards: number;
   logLevel: LevelWithSilent;
   /** Force pretty logs on/off; undefined = pretty on a TTY. */
@@ -209,9 +212,9 @@ export const OPTIONS: readonly ConfigOption[] = [
   option({
     name: 'shards',
     arg: 'N',
-    type: intType(1, 256),
+    type: intType(0, 256),
     default: 'number of cores',
-    description: 'data-plane worker threads (accepted; the data plane runs in the main thread today)',
+    description: 'data-plane worker threads, each with its own media port (`udp-port` + i); 0 runs the data plane in the main thread',
     set: (c, v) => (c.shards = v),
   }),
   option({

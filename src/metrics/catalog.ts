@@ -29,7 +29,7 @@ export function documentedMetrics(): MetricDoc[] {
   const unused = (): never => {
     throw new Error('not scraped');
   };
-  const metrics = new SfuMetrics({ media: () => undefined, rooms, signal: unused }, { perPeerLabels: true });
+  const metrics = new SfuMetrics({ media: () => undefined, rooms, signal: unused, shards: () => [] }, { perPeerLabels: true });
   try {
     return metricsCatalog(metrics.registry);
   } finally {

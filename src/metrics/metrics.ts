@@ -14,7 +14,7 @@
  *
  * README's "Metrics" section is generated from this registry (`metricsCatalog`).
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WebRtcServer } from '../transport/webrtc-server.js';
 import type { WebRtcTransport } from '../transport/webrtc-transport.js';
 import type { UdpMux } from '../transport/udp-mux.js';
@@ -28,6 +28,7 @@ import { EventLoopMetrics } from './event-loop.js';
 import { registerSignalMetrics, registerWebhookMetrics, type RpcTransport } from './control-plane.js';
 import type { LinkQualitySink } from './link-quality.js';
 import { scraped, type Labels, type ScrapedMetric } from './define.js';
+import { registerShardMetrics, type ShardStatus } from './shards.js';
 
 export interface MetricsOptions {
   /** Value of the `shard` label on event-loop metrics (default `main`). */
@@ -37,6 +38,12 @@ export interface MetricsOptions {
    * grows with the peers online: meant for small deployments and debugging.
    */
   perPeerLabels?: boolean;
+  /**
+   * Registers the process and control-plane metrics (default metrics,
+   * signalling, webhooks). A shard's registry turns them off: the main
+   * thread exports them once, and merges each shard's data-plane metrics.
+   */
+  controlPlane?: boolean;
 }
 
 export interface MetricsSources {
@@ -44,6 +51,10 @@ export interface MetricsSources {
   rooms: RoomRegistry;
   signal: () => SignalWsStats;
   webhooks?: () => WebhookStats | undefined;
+  /** The worker shards (per-shard load, state and restarts); absent with the data plane in-thread. */
+  shards?: () => readonly ShardStatus[];
+  /** Other registries to merge into `/metrics` (each shard's `getMetricsAsJSON()`): counters and gauges are summed per label set. */
+  remote?: () => Promise<readonly unknown[][]>;
 }
 
 type Direction = 'in' | 'out';
@@ -171,7 +182,8 @@ export class SfuMetrics {
     opts: MetricsOptions = {},
   ) {
     this.perPeer = opts.perPeerLabels === true;
-    collectDefaultMetrics({ register: this.registry, prefix: 'sfud_' });
+    const controlPlane = opts.controlPlane !== false;
+    if (controlPlane) collectDefaultMetrics({ register: this.registry, prefix: 'sfud_' });
     src.rooms.on('room', (room) => this.watchRoom(room));
     const registers = [this.registry];
     const def = (m: ScrapedMetric): void => scraped(this.registry, m);
@@ -337,8 +349,13 @@ export class SfuMetrics {
       },
     };
 
-    this.rpcObserver = registerSignalMetrics(this.registry, src.signal);
-    registerWebhookMetrics(this.registry, () => src.webhooks?.());
+    if (controlPlane) {
+      this.rpcObserver = registerSignalMetrics(this.registry, src.signal);
+      registerWebhookMetrics(this.registry, () => src.webhooks?.());
+    } else {
+      this.rpcObserver = () => () => undefined;
+    }
+    if (src.shards) registerShardMetrics(this.registry, src.shards);
 
     if (this.perPeer) this.registerPerPeer();
   }
@@ -563,7 +580,17 @@ export class SfuMetrics {
   /** The exposition text for `/metrics`. */
   async text(): Promise<{ contentType: string; body: string }> {
     this.snap = undefined;
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const remote = await this.src.remote?.();
+    if (!remote || remote.length === 0) return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    // prom-client's cluster merge: same name and labels are summed (a metric's own `aggregator` wins).
+    const merged = AggregatorRegistry.aggregate([await this.registry.getMetricsAsJSON(), ...remote]);
+    return { contentType: this.registry.contentType, body: await merged.metrics() };
+  }
+
+  /** The registry as `getMetricsAsJSON()` (a shard's, for the main thread to merge). */
+  async json(): Promise<unknown[]> {
+    this.snap = undefined;
+    return this.registry.getMetricsAsJSON();
   }
 
   /** Stops the event-loop sampling timer. */

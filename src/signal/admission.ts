@@ -18,7 +18,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { SfuConfig } from '../config.js';
-import type { RoomRegistry } from '../router/room.js';
 import type { Clock } from '../util/clock.js';
 import { TokenVerifier, type TokenGrant } from './auth.js';
 import { RateLimiter, clientKey, exemptList, isExempt } from './rate-limit.js';
@@ -43,7 +42,12 @@ export type AdmissionConfig = Pick<
 
 export interface AdmissionOptions {
   config: AdmissionConfig;
-  rooms: RoomRegistry;
+  /**
+   * Members of room `sid` a join by `uid` would join (one with that uid, which
+   * the join replaces, not counted); 0 when there is no such room. Async: with
+   * shards the room lives in a worker.
+   */
+  occupancy: (sid: string, uid: string) => number | Promise<number>;
   refusals: Refusals;
   clock?: Clock;
 }
@@ -123,13 +127,10 @@ export class Admission implements SignalAdmission {
   }
 
   /** Members now in `sid`, not counting a uid that a join would replace. */
-  roomFull(sid: string, uid: string): boolean {
+  async roomFull(sid: string, uid: string): Promise<boolean> {
     const max = this.opts.config.maxPeersPerRoom;
     if (max <= 0) return false;
-    const room = this.opts.rooms.get(sid);
-    if (!room || room.closed) return false;
-    const replacing = uid !== '' && room.getMember(uid) !== undefined;
-    return room.memberCount - (replacing ? 1 : 0) >= max;
+    return (await this.opts.occupancy(sid, uid)) >= max;
   }
 
   /**
@@ -184,7 +185,7 @@ class ConnectionGuard implements SignalGuard {
       if (!grant.canSubscribe && !p.config.noAutoSubscribe) params = { ...p, config: { ...p.config, noAutoSubscribe: true } };
     }
     if (!p.config.noPublish) this.checkPublish(p.offer.sdp, grant);
-    if (this.admission.roomFull(p.sid, p.uid)) {
+    if (await this.admission.roomFull(p.sid, p.uid)) {
       throw new SignalRefusal('roomFull', RefusalCode.TooMany, `the room is full (${c.maxPeersPerRoom} peers)`);
     }
     this.grant = grant;

@@ -13,8 +13,11 @@ function trackOf(p: Producer): WebhookTrack {
   return { id: p.id, kind: p.kind, streamId: p.streamId, trackId: p.trackId, mid: p.mid };
 }
 
-/** Sends a webhook for every room, participant and track event of `rooms` from now on. */
-export function forwardRoomEvents(rooms: RoomRegistry, hooks: WebhookNotifier): void {
+/**
+ * Sends a webhook for every room, participant and track event of `rooms` from
+ * now on. In a shard, `hooks` forwards them to the main thread's notifier.
+ */
+export function forwardRoomEvents(rooms: RoomRegistry, hooks: Pick<WebhookNotifier, 'send'>): void {
   rooms.on('room', (room) => {
     const r = { sid: room.sid };
     // A producer does not know its publisher: remember it from the publish for the unpublish.

@@ -136,7 +136,7 @@ t.test('invalid values are refused naming file, key, value and expected type', a
     ['[sfud]\nlog-level = "loud"', /\[sfud\] log-level = "loud": expected one of fatal, error/],
     ['[sfud]\nallowed-origins = ["https://a.example.com/path"]', /\[sfud\] allowed-origins .*expected a list of origins.*nothing after/],
     ['[sfud]\njwt-secret = "short"', /\[sfud\] jwt-secret = "short": expected a string of at least 32 bytes/],
-    ['[sfud]\nshards = 1.5', /\[sfud\] shards = 1\.5: expected an integer from 1 to 256/],
+    ['[sfud]\nshards = 1.5', /\[sfud\] shards = 1\.5: expected an integer from 0 to 256/],
     ['[sfud]\nwebhook-url = "ftp://x"', /webhook-url = "ftp:\/\/x": expected an http/],
     ['[webrtc]\nportrange = [5200, 5000]', /\[webrtc\] portrange = \[5200,5000\]: expected two port numbers/],
     ['[webrtc]\nsingleport = "5000"', /\[webrtc\] singleport = "5000": expected a port number/],

@@ -52,7 +52,8 @@ t.test('bad values are ConfigErrors naming the flag', async (t) => {
     [['--announced-ip', 'example.com'], /--announced-ip/],
     [['--log-level', 'loud'], /--log-level/],
     [['--log-format', 'xml'], /--log-format/],
-    [['--shards', '0'], /--shards/],
+    [['--shards', '-1'], /--shards/],
+    [['--shards', '257'], /--shards/],
   ];
   for (const [argv, re] of cases) {
     t.throws(() => parseCli(argv), re, argv.join(' '));

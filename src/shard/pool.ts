@@ -1,0 +1,394 @@
+/**
+ * The data plane in N worker shards (DESIGN.md "Planes and threads").
+ *
+ * Placement (placement.ts): a new room goes to the least-loaded shard that is
+ * up, by the load each reports with its heartbeat. Every peer of a room goes to
+ * the room's shard; the room -> shard entry lives while a session of the room
+ * does (counted here, so a room closing on the shard while a join for it is on
+ * its way cannot split the room across shards).
+ *
+ * Supervision: a shard that exits, throws or misses heartbeats for 2 s
+ * (shard-worker.ts) is terminated; its peers' sockets are closed with the
+ * reason (clients rejoin and are placed afresh), its rooms forgotten, and it
+ * is restarted on the same media port. The other shards are not touched.
+ */
+import { pino } from 'pino';
+import type { Logger } from '../logger.js';
+import { SfuError } from '../errors.js';
+import type { PreferredLayers } from '../router/consumer.js';
+import type { ShardStatus } from '../metrics/shards.js';
+import type {
+  AnswerDescription,
+  IceCandidateInit,
+  JoinParams,
+  MemberOutcome,
+  OfferDescription,
+  RemovePeerOutcome,
+  RoomDetail,
+  RoomSummary,
+  SignalNotifier,
+  SignalSession,
+  TrickleTarget,
+} from '../signal/jsonrpc/types.js';
+import type { WebhookEventName, WebhookNotifier } from '../webhooks/notifier.js';
+import { formatAddress, type DataPlane } from './data-plane.js';
+import type { ShardLoad } from './host.js';
+import type { DtlsCertificate } from '../dtls/certificate.js';
+import type { CrashMode, SessionNote, ShardInit, ShardOp, ShardOps } from './protocol.js';
+import { ShardWorker } from './shard-worker.js';
+import { pickShard } from './placement.js';
+
+export interface ShardPoolOptions {
+  count: number;
+  /** Media port of shard 0; shard i uses basePort + i (0: each picks a free port, kept across restarts). */
+  basePort: number;
+  /** What every shard gets (index, port and certificate are filled in at start). */
+  init: Omit<ShardInit, 'index' | 'port' | 'certificate'>;
+  logger: Logger;
+  webhooks?: Pick<WebhookNotifier, 'send'>;
+  onRefusal?: (reason: 'tooManyDataChannels') => void;
+}
+
+const RESTART_BACKOFF_MS = [0, 500, 1000, 2000, 5000];
+
+const NO_LOAD: ShardLoad = { elu: 0, pps: 0, consumers: 0, rooms: 0, peers: 0, transports: 0 };
+
+interface Slot {
+  index: number;
+  port: number;
+  state: ShardStatus['state'];
+  restarts: number;
+  load: ShardLoad;
+  /** Rooms placed here since the last load report. */
+  placedSinceReport: number;
+  worker: ShardWorker | undefined;
+}
+
+interface RoomEntry {
+  slot: Slot;
+  /** Sessions of the room (joined or joining). */
+  sessions: number;
+}
+
+export class ShardPool implements DataPlane {
+  readonly mode = 'shards';
+  private readonly slots: Slot[];
+  private readonly rooms = new Map<string, RoomEntry>();
+  private readonly sessions = new Map<number, ShardedSession>();
+  private nextSession = 1;
+  private closed = false;
+  private readonly log: Logger;
+  private certificate: DtlsCertificate | undefined;
+
+  constructor(private readonly opts: ShardPoolOptions) {
+    this.log = opts.logger.child({ sub: 'shards' });
+    this.slots = Array.from({ length: opts.count }, (_, index) => ({
+      index,
+      port: opts.basePort === 0 ? 0 : opts.basePort + index,
+      state: 'starting' as const,
+      restarts: 0,
+      load: NO_LOAD,
+      placedSinceReport: 0,
+      worker: undefined,
+    }));
+  }
+
+  /** Starts every shard with the SFU's one certificate; rejects (and stops those that started) if one cannot. */
+  async start(certificate: DtlsCertificate): Promise<void> {
+    this.certificate = certificate;
+    const results = await Promise.allSettled(this.slots.map((s) => this.spawn(s)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await this.close();
+      throw failed.reason;
+    }
+  }
+
+  private async spawn(slot: Slot): Promise<void> {
+    const w = await ShardWorker.start(
+      { ...this.opts.init, index: slot.index, port: slot.port, certificate: this.certificate! },
+      {
+        note: (session, note) => this.onNote(slot, session, note),
+        log: (line) => this.relayLog(line),
+        webhook: (event, body) => this.opts.webhooks?.send(event as WebhookEventName, body as Parameters<WebhookNotifier['send']>[1]),
+        refusal: (reason) => this.opts.onRefusal?.(reason),
+        load: (load) => {
+          slot.load = load;
+          slot.placedSinceReport = 0;
+        },
+        down: (reason) => this.onDown(slot, reason),
+      },
+    );
+    if (this.closed) {
+      await w.stop();
+      return;
+    }
+    slot.worker = w;
+    // Port 0 asked for any port: keep the one it got, so a restart comes back on it.
+    slot.port = w.port;
+    slot.state = 'up';
+  }
+
+  private onDown(slot: Slot, reason: string): void {
+    slot.worker = undefined;
+    if (this.closed) return;
+    slot.state = 'restarting';
+    slot.load = NO_LOAD;
+    const affected = [...this.sessions.values()].filter((s) => s.slot === slot);
+    this.log.error({ shard: slot.index, reason, peers: affected.length }, 'shard failed: disconnecting its peers and restarting it');
+    for (const [sid, entry] of this.rooms) if (entry.slot === slot) this.rooms.delete(sid);
+    for (const s of affected) s.detach(`media shard ${slot.index} failed (${reason}): join again`);
+    void this.restart(slot);
+  }
+
+  private async restart(slot: Slot): Promise<void> {
+    slot.restarts++;
+    for (let attempt = 0; !this.closed; attempt++) {
+      const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref());
+      if (this.closed) return;
+      try {
+        await this.spawn(slot);
+        this.log.info({ shard: slot.index, port: slot.port, restarts: slot.restarts }, 'shard restarted');
+        return;
+      } catch (err) {
+        this.log.error({ shard: slot.index, err: (err as Error).message, attempt }, 'shard restart failed');
+      }
+    }
+  }
+
+  /** A shard's pino line, through this thread's logger (its level already applied in the shard). */
+  private relayLog(line: string): void {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, time: _time, pid: _pid, hostname: _host, ...rest } = rec;
+    const name = pino.levels.labels[Number(level)] as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | undefined;
+    if (!name) return;
+    this.opts.logger[name](rest, typeof msg === 'string' ? msg : '');
+  }
+
+  private onNote(slot: Slot, id: number, note: SessionNote): void {
+    const s = this.sessions.get(id);
+    if (s?.slot === slot) s.deliver(note);
+  }
+
+  // ---- sessions ----
+
+  createSession(notify: SignalNotifier): SignalSession {
+    return new ShardedSession(this, notify);
+  }
+
+  /** Places a joining session: its room's shard, or the least-loaded one for a new room. */
+  attach(session: ShardedSession, sid: string): { slot: Slot; id: number } {
+    let entry = this.rooms.get(sid);
+    if (!entry) {
+      const slot = this.leastLoaded();
+      slot.placedSinceReport++;
+      entry = { slot, sessions: 0 };
+      this.rooms.set(sid, entry);
+      this.log.debug({ sid, shard: slot.index }, 'room placed');
+    }
+    entry.sessions++;
+    const id = this.nextSession++;
+    this.sessions.set(id, session);
+    return { slot: entry.slot, id };
+  }
+
+  /** The session left (its socket closed, or its join failed). */
+  detachSession(id: number, slot: Slot, sid: string): void {
+    this.sessions.delete(id);
+    slot.worker?.closeSession(id);
+    const entry = this.rooms.get(sid);
+    if (entry?.slot === slot && --entry.sessions <= 0) this.rooms.delete(sid);
+  }
+
+  private leastLoaded(): Slot {
+    const i = pickShard(this.slots.map((s) => ({ up: s.state === 'up', load: s.load, placedSinceReport: s.placedSinceReport })));
+    const slot = this.slots[i];
+    if (!slot) throw new SfuError('ERR_SFUD_SHARD', 'no media shard is available: try again');
+    return slot;
+  }
+
+  request<K extends ShardOp>(slot: Slot, op: K, args: ShardOps[K][0], timeoutMs?: number): Promise<ShardOps[K][1]> {
+    const w = slot.worker;
+    if (!w) return Promise.reject(new SfuError('ERR_SFUD_SHARD', `media shard ${slot.index} is restarting`));
+    return w.call(op, args, timeoutMs);
+  }
+
+  // ---- the admin API: the owning shard, or every shard that is up ----
+
+  private owners(sid: string): Slot[] {
+    const owner = this.rooms.get(sid)?.slot;
+    return owner ? [owner] : this.slots.filter((s) => s.state === 'up');
+  }
+
+  /** Asks the owners until one finds the room (`notFound` says it did not). */
+  private async first<K extends ShardOp>(sid: string, op: K, args: ShardOps[K][0], notFound: (r: ShardOps[K][1]) => boolean, none: ShardOps[K][1]): Promise<ShardOps[K][1]> {
+    let result = none;
+    for (const slot of this.owners(sid)) {
+      result = await this.request(slot, op, args);
+      if (!notFound(result)) return result;
+    }
+    return result;
+  }
+
+  async occupancy(sid: string, uid: string): Promise<number> {
+    const owner = this.rooms.get(sid)?.slot;
+    return owner ? this.request(owner, 'occupancy', { sid, uid }) : 0;
+  }
+
+  async listRooms(): Promise<RoomSummary[]> {
+    const all = await Promise.allSettled(this.slots.filter((s) => s.state === 'up').map((s) => this.request(s, 'listRooms', null)));
+    return all.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+  }
+
+  async getRoom(sid: string): Promise<RoomDetail | undefined> {
+    return (await this.first(sid, 'getRoom', { sid }, (r) => r === null, null)) ?? undefined;
+  }
+
+  closeRoom(sid: string): Promise<boolean> {
+    return this.first(sid, 'closeRoom', { sid }, (r) => !r, false);
+  }
+
+  removePeer(sid: string, uid: string): Promise<RemovePeerOutcome> {
+    return this.first(sid, 'removePeer', { sid, uid }, (r) => r === 'room-not-found', 'room-not-found');
+  }
+
+  setPreferredLayers(sid: string, uid: string, streamId: string, layers: PreferredLayers | 'none'): Promise<number | 'room-not-found' | 'peer-not-found'> {
+    return this.first(sid, 'setPreferredLayers', { sid, uid, streamId, layers }, (r) => r === 'room-not-found', 'room-not-found');
+  }
+
+  setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): Promise<MemberOutcome> {
+    return this.first(sid, 'setLastN', { sid, uid, n: n ?? null, pinned }, (r) => r === 'room-not-found', 'room-not-found');
+  }
+
+  // ---- state ----
+
+  media(): { address: string }[] {
+    return this.slots.filter((s) => s.state === 'up').map((s) => ({ address: formatAddress(this.opts.init.config.udpHost, s.port) }));
+  }
+
+  shards(): ShardStatus[] {
+    return this.slots.map((s) => ({ index: s.index, state: s.state, port: s.port, restarts: s.restarts, load: s.load }));
+  }
+
+  /** Which shard holds room `sid` (undefined: no session of it here). */
+  shardOf(sid: string): number | undefined {
+    return this.rooms.get(sid)?.slot.index;
+  }
+
+  async remoteMetrics(): Promise<unknown[][]> {
+    const all = await Promise.allSettled(this.slots.filter((s) => s.state === 'up').map((s) => this.request(s, 'metrics', null, 2000)));
+    return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  getStats(): Record<string, unknown> {
+    return { shards: this.shards() };
+  }
+
+  /** Test hook: makes shard `index` fail (only with test hooks on; refused otherwise). */
+  crash(index: number, mode: CrashMode): Promise<null> {
+    const slot = this.slots[index];
+    if (!slot) return Promise.reject(new SfuError('ERR_SFUD_SHARD', `no shard ${index}`));
+    return this.request(slot, 'crash', { mode });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sessions.values()) s.detach(undefined);
+    await Promise.all(
+      this.slots.map(async (s) => {
+        s.state = 'stopped';
+        const w = s.worker;
+        s.worker = undefined;
+        await w?.stop();
+      }),
+    );
+  }
+}
+
+/** A signalling session whose peer lives in a shard: every call is forwarded to the room's shard. */
+class ShardedSession implements SignalSession {
+  slot: Slot | undefined;
+  private id = 0;
+  private sid = '';
+  private closed = false;
+
+  constructor(
+    private readonly pool: ShardPool,
+    private readonly notify: SignalNotifier,
+  ) {}
+
+  async join(params: JoinParams): Promise<AnswerDescription | null> {
+    if (this.closed) throw new SfuError('ERR_SFUD_CLOSED', 'peer closed');
+    const { slot, id } = this.pool.attach(this, params.sid);
+    this.slot = slot;
+    this.id = id;
+    this.sid = params.sid;
+    try {
+      return await this.pool.request(slot, 'join', { session: id, params });
+    } catch (err) {
+      this.leave();
+      throw err;
+    }
+  }
+
+  offer(desc: OfferDescription): Promise<AnswerDescription> {
+    return this.forward('offer', { session: this.id, desc });
+  }
+
+  async answer(desc: AnswerDescription): Promise<void> {
+    await this.forward('answer', { session: this.id, desc });
+  }
+
+  async trickle(target: TrickleTarget, candidate: IceCandidateInit): Promise<void> {
+    await this.forward('trickle', { session: this.id, target, candidate });
+  }
+
+  private forward<K extends 'offer' | 'answer' | 'trickle'>(op: K, args: ShardOps[K][0]): Promise<ShardOps[K][1]> {
+    const slot = this.slot;
+    if (!slot) return Promise.reject(new SfuError('ERR_SFUD_STATE', 'no rtc transport exists for this Peer'));
+    return this.pool.request(slot, op, args);
+  }
+
+  /** A notification from the shard for this session. */
+  deliver(n: SessionNote): void {
+    switch (n.kind) {
+      case 'offer':
+        this.notify.offer(n.desc);
+        return;
+      case 'trickle':
+        this.notify.trickle(n.target, n.candidate);
+        return;
+      case 'close':
+        this.notify.close(n.reason);
+        return;
+      case 'event':
+        this.notify.event(n.method, n.params);
+        return;
+    }
+  }
+
+  /** The shard is gone (or the pool closes): forget it and, with a reason, close the client's socket. */
+  detach(reason: string | undefined): void {
+    this.leave();
+    if (reason !== undefined) this.notify.close(reason);
+  }
+
+  private leave(): void {
+    const slot = this.slot;
+    if (!slot) return;
+    this.slot = undefined;
+    this.pool.detachSession(this.id, slot, this.sid);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.leave();
+  }
+}
