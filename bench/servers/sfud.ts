@@ -30,6 +30,10 @@ export const sfudServer: ServerSpec = {
       String(udpPort),
       '--log-level',
       'warn',
+      // Every scenario here is one room, which lives on one shard: one shard keeps the media port
+      // accounting exact and the idle worker out of the figures (bench:shards measures shards).
+      '--shards',
+      '1',
     ]);
     await waitForHttp(c, `http://${host}:${httpPort}/health`, 'sfud');
     const url = `ws://${host}:${httpPort}/ws`;

@@ -62,6 +62,9 @@ export async function startSfud(opts: SfudStartOptions = {}): Promise<RunningSer
     String(udpPort),
     '--log-level',
     opts.logLevel ?? 'warn',
+    // One shard unless the caller says otherwise (`--shards` in args wins, as the last flag given).
+    '--shards',
+    '1',
     ...(opts.args ?? []),
   ]);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
