@@ -41,12 +41,8 @@ export async function waitQuiet(maxS: number, pids: readonly number[]): Promise<
 }
 
 /** Joins `count` clients with at most `concurrency` joins in flight. */
-export async function joinMany(
-  count: number,
-  concurrency: number,
-  join: (i: number) => Promise<BenchClient>,
-): Promise<{ joined: BenchClient[]; failed: number; errors: string[] }> {
-  const joined: BenchClient[] = [];
+export async function joinMany<T>(count: number, concurrency: number, join: (i: number) => Promise<T>): Promise<{ joined: T[]; failed: number; errors: string[] }> {
+  const joined: T[] = [];
   const errors: string[] = [];
   let failed = 0;
   let next = 0;

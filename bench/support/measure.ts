@@ -8,9 +8,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Subscriber } from '../loadgen/roles.js';
+import { joinMany, waitQuiet as waitQuietOf } from '../scenarios/measure.js';
 import type { Histogram } from '../loadgen/histogram.js';
 import { cpuSeconds, hostBusySeconds, udpSockets } from '../loadgen/proc.js';
-import { serverCpuSeconds, serverRssBytes, type RunningServer } from './servers.js';
+import { serverRssBytes, type RunningServer } from './servers.js';
 
 export interface WindowResult {
   seconds: number;
@@ -160,34 +161,8 @@ export async function measureWindow(o: WindowOptions): Promise<WindowResult> {
  * the server and this one use under a quarter of a core over one second.
  * Returns that last reading (% of one core).
  */
-export async function waitQuiet(server: RunningServer, maxS: number): Promise<number> {
-  const deadline = performance.now() + maxS * 1000;
-  for (;;) {
-    const h0 = hostBusySeconds();
-    const own0 = serverCpuSeconds(server) + cpuSeconds(process.pid);
-    await sleep(1000);
-    const other = 100 * (hostBusySeconds() - h0 - (serverCpuSeconds(server) + cpuSeconds(process.pid) - own0));
-    if (other < 25 || performance.now() >= deadline) return other;
-  }
+export function waitQuiet(server: RunningServer, maxS: number): Promise<number> {
+  return waitQuietOf(maxS, [...server.pids, process.pid]);
 }
 
-/** Runs `fn(i)` for i in [0, count) with at most `concurrency` at a time; failures are counted, not thrown. */
-export async function joinMany<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<{ joined: T[]; failed: number; errors: string[] }> {
-  const joined: T[] = [];
-  const errors: string[] = [];
-  let failed = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      try {
-        joined.push(await fn(i));
-      } catch (err) {
-        failed++;
-        if (errors.length < 5) errors.push((err as Error).message);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
-  return { joined, failed, errors };
-}
+export { joinMany };
