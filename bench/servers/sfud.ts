@@ -35,7 +35,8 @@ export const sfudServer: ServerSpec = {
       '--shards',
       '1',
     ]);
-    await waitForHttp(c, `http://${host}:${httpPort}/health`, 'sfud');
+    // /ready, not /health: joins need the media shard up.
+    await waitForHttp(c, `http://${host}:${httpPort}/ready`, 'sfud');
     const url = `ws://${host}:${httpPort}/ws`;
     return {
       name: 'sfud',

@@ -68,7 +68,8 @@ export async function startSfud(opts: SfudStartOptions = {}): Promise<RunningSer
     ...(opts.args ?? []),
   ]);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  await waitForHttp(c, `${httpUrl}/health`, 'sfud');
+  // /ready, not /health: joins need the media shards up.
+  await waitForHttp(c, `${httpUrl}/ready`, 'sfud');
   return { kind: 'sfud', wsUrl: `ws://127.0.0.1:${httpPort}/ws`, httpUrl, pid: c.pid, pids: [c.pid], udpPorts: [udpPort], log: c.log, stop: () => stopChild(c) };
 }
 

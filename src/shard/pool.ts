@@ -51,6 +51,8 @@ export interface ShardPoolOptions {
 
 const RESTART_BACKOFF_MS = [0, 500, 1000, 2000, 5000];
 
+/** How long a join waits for a shard while none is up (starting, or all restarting). */
+const JOIN_WAIT_FOR_SHARD_MS = 10_000;
 const NO_LOAD: ShardLoad = { elu: 0, pps: 0, consumers: 0, rooms: 0, peers: 0, transports: 0 };
 
 interface Slot {
@@ -73,6 +75,8 @@ interface RoomEntry {
 export class ShardPool implements DataPlane {
   readonly mode = 'shards';
   private readonly slots: Slot[];
+  /** Joins waiting for any shard to come up. */
+  private readonly upWaiters: (() => void)[] = [];
   private readonly rooms = new Map<string, RoomEntry>();
   private readonly sessions = new Map<number, ShardedSession>();
   private nextSession = 1;
@@ -127,6 +131,22 @@ export class ShardPool implements DataPlane {
     // Port 0 asked for any port: keep the one it got, so a restart comes back on it.
     slot.port = w.port;
     slot.state = 'up';
+    for (const wake of this.upWaiters.splice(0)) wake();
+  }
+
+  /** Resolves once a shard is up, or after `timeoutMs` (the caller then gets placement's own error). */
+  anyShardUp(timeoutMs: number): Promise<void> {
+    if (this.closed || this.slots.some((s) => s.state === 'up')) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const i = this.upWaiters.indexOf(done);
+        if (i >= 0) this.upWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.upWaiters.push(done);
+    });
   }
 
   private onDown(slot: Slot, reason: string): void {
@@ -300,6 +320,7 @@ export class ShardPool implements DataPlane {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const wake of this.upWaiters.splice(0)) wake();
     for (const s of this.sessions.values()) s.detach(undefined);
     await Promise.all(
       this.slots.map(async (s) => {
@@ -325,6 +346,9 @@ class ShardedSession implements SignalSession {
   ) {}
 
   async join(params: JoinParams): Promise<AnswerDescription | null> {
+    if (this.closed) throw new SfuError('ERR_SFUD_CLOSED', 'peer closed');
+    // A join that arrives while the shards still load (or all restart) waits for one, briefly.
+    await this.pool.anyShardUp(JOIN_WAIT_FOR_SHARD_MS);
     if (this.closed) throw new SfuError('ERR_SFUD_CLOSED', 'peer closed');
     const { slot, id } = this.pool.attach(this, params.sid);
     this.slot = slot;

@@ -31,7 +31,7 @@ t.test('one fan-out step on sfud and werift-naive: packets forwarded, files writ
   });
   t.equal(report.runs.length, 2);
   for (const run of report.runs) {
-    t.notOk(run.error, `${run.server} ran`);
+    t.notOk(run.error, `${run.server} ran${run.error ? `: ${run.error}` : ""}`);
     t.equal(run.steps.length, 1, `${run.server} measured its step`);
     const r = run.steps[0]!;
     t.equal(r.n, 3);
