@@ -234,7 +234,10 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
       // While we still hold our last flight, a client flight we did not keep byte for byte is also the
       // sign that ours was lost: resend it (rate-limited as above), but never hand the record to werift.
       if (this.flight.length > 0 && this.clock.now() - this.lastResendAt >= (this.opts.initialRetransmitMs ?? 100)) this.resendFlight();
-      return false;
+      // libwebrtc re-encodes a resent flight (new record sequence numbers), so it is not byte for byte
+      // what we kept: a ChangeCipherSpec or a handshake message other than a ClientHello, while our
+      // flight is held, is that resend and no drop. A ClientHello or a plaintext alert never is.
+      return this.flight.length > 0 && isFinalFlightRecord(datagram);
     }
     try {
       this.bridge.onData(datagram);
@@ -398,4 +401,14 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
   getStats(): Record<string, unknown> {
     return { state: this._state, role: this.role, srtpProfile: this.profileName, ...this.stats };
   }
+}
+
+/**
+ * A DTLS record a client's final handshake flight starts with (RFC 6347):
+ * ChangeCipherSpec (content type 20), or a handshake record (22) whose
+ * message is not a ClientHello (handshake type at byte 13 of the datagram).
+ */
+function isFinalFlightRecord(d: Buffer): boolean {
+  if (d[0] === 20) return true;
+  return d[0] === 22 && d.length > 13 && d[13] !== 1;
 }

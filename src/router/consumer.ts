@@ -139,6 +139,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   };
   private preferred: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
   private allocated: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
+  /** The highest layer the last bandwidth allocation can carry (undefined: no such limit). */
+  private bandwidthCeiling: number | undefined;
   /** Room policy (last-N): paused outside the subscriber's set, and a spatial cap (the dominant speaker gets more). */
   private policyPaused = false;
   private policyMaxSpatial = MAX_LAYER;
@@ -295,6 +297,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   setAllocatedLayers(spatial: number, temporal: number): void {
     if (spatial === this.allocated.spatial && temporal === this.allocated.temporal) return;
     this.allocated = { spatial: Math.min(MAX_LAYER, spatial), temporal: clampLayer(temporal) };
+    // The link cannot carry more: no fallback above it either (layer selector rule 5).
+    this.bandwidthCeiling = spatial >= 0 && spatial < MAX_LAYER ? spatial : undefined;
     const sel = this.selector;
     const current = sel?.currentSpatialLayer ?? -1;
     this.applyTarget();
@@ -311,7 +315,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const spatial = Math.min(this.preferred.spatial, this.allocated.spatial, this.policyMaxSpatial);
     const temporal = Math.min(this.preferred.temporal, this.allocated.temporal);
     const wasNone = sel.targetSpatialLayer < 0;
-    sel.setTarget(spatial, temporal);
+    sel.setTarget(spatial, temporal, this.bandwidthCeiling);
     if (spatial < 0) {
       this.noteLayer();
       return;

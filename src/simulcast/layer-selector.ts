@@ -26,7 +26,8 @@
  *     bit: `temporalLayerSync`) or a keyframe; down-switch at any frame start.
  *  5. The desired spatial layer is the highest layer at most the target that is
  *     currently arriving; if none at most the target arrives, the lowest one
- *     that does (never freeze); if nothing arrives yet, the target itself.
+ *     that does (never freeze) unless it is above the ceiling a bandwidth
+ *     allocation set; if nothing arrives yet, the target itself.
  *
  * SVC mode (`svc: true`, VP9/AV1 layers in one RTP stream): packets of spatial
  * layers above the current one are dropped with `dropSpatial` (again: no
@@ -108,6 +109,7 @@ export class VideoLayerSelector {
   private current = -1;
   private currentTemporal = -1;
   private target: number;
+  private ceiling = MAX_LAYERS - 1;
   private targetTemporal: number;
   private paused = false;
   /** Since when a layer-less (re)start waits for a keyframe; -1: set by the next packet. */
@@ -169,7 +171,15 @@ export class VideoLayerSelector {
   }
 
   /** Max spatial/temporal layer (preferences and bandwidth); spatial -1 forwards nothing. */
-  setTarget(spatial: number, temporal: number): void {
+  /**
+   * `ceiling`: the highest layer that may ever be forwarded, even when
+   * nothing at most the target arrives (rule 5's fallback). A bandwidth
+   * allocation sets it: forwarding a layer the link cannot carry is loss for
+   * every stream on it, worse than holding the picture until a layer that
+   * fits returns or the allocation changes.
+   */
+  setTarget(spatial: number, temporal: number, ceiling: number = MAX_LAYERS - 1): void {
+    this.ceiling = ceiling;
     if (spatial < 0) {
       this.current = -1;
       this.currentTemporal = -1;
@@ -227,7 +237,7 @@ export class VideoLayerSelector {
   desiredLayer(nowMs: number): number {
     let best = -1;
     let lowest = -1;
-    for (let l = 0; l < MAX_LAYERS; l++) {
+    for (let l = 0; l <= this.ceiling && l < MAX_LAYERS; l++) {
       if (!this.isAlive(l, nowMs)) continue;
       if (lowest < 0) lowest = l;
       if (l <= this.target) best = l;

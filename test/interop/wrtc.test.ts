@@ -103,7 +103,7 @@ t.test('libwebrtc peer: ICE-lite + DTLS-SRTP + RTP both ways + data channel both
   t.same(
     Object.values(transport.stats.drops).reduce((a, b) => a + b, 0),
     transport.stats.drops['srtp-not-ready'],
-    'no drops other than media racing the handshake',
+    `no drops other than media racing the handshake (${JSON.stringify(transport.stats.drops)})`,
   );
   t.comment(`frames decoded ${framesDecoded}; transport ${JSON.stringify({ in: counts.rtpIn, out: counts.rtpOut, pli: counts.pliOut })}`);
   transport.close();

@@ -313,3 +313,16 @@ t.test('nothing at or below the target arrives: the lowest arriving layer, never
   t.same(frame(s, 1, [2, 1], [1]), [d(false, -1, -1, { needKeyframe: 1 }), d(true, 1, 1, { switched: true })]);
   t.same([s.currentSpatialLayer, s.currentTemporalLayer], [1, 1]);
 });
+
+t.test('a bandwidth ceiling stops the never-freeze fallback to a higher layer', async (t) => {
+  const s = new VideoLayerSelector({ targetSpatial: 0 });
+  // Only layer 2 arrives. Without a ceiling, rule 5 takes it rather than freeze ...
+  t.equal(s.select(pkt(2, { key: true }), 0).forward, true, 'no ceiling: the only arriving layer is taken');
+  // ... but when the allocation says the link carries layer 0 at most, it is not forwarded.
+  const c = new VideoLayerSelector({ targetSpatial: 0 });
+  c.setTarget(0, 2, 0);
+  for (let i = 0; i < 10; i++) t.equal(c.select(pkt(2, { key: true }), i * FRAME_MS).forward, false);
+  t.equal(c.desiredLayer(10 * FRAME_MS), 0, 'it waits for the layer the link carries');
+  // Layer 0 comes back: taken at its keyframe.
+  t.equal(c.select(pkt(0, { key: true }), 11 * FRAME_MS).forward, true);
+});
