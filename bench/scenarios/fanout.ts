@@ -90,8 +90,9 @@ export const fanoutScenario: ScenarioSpec = {
     perServer: {
       // The naive baseline saturates a core early; do not spend the budget joining clients it cannot serve.
       'werift-naive': { quick: [10, 25, 50], full: [5, 10, 25, 50, 100] },
-      // The tuned Janus variant: two points in the quick run, to keep it under 5 minutes.
+      // The tuned Janus variant and mediasoup: two points in the quick run, to keep it under 5 minutes.
       'janus-2loops': { quick: [25, 100] },
+      mediasoup: { quick: [25, 100] },
     },
   },
   run: (server, o) => runFanout(server, o, false),
