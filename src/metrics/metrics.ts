@@ -294,7 +294,7 @@ export class SfuMetrics {
     def({
       type: 'counter',
       name: 'sfud_drops_total',
-      help: 'Packets not forwarded, by stage (mux: UDP demux, transport: ICE/DTLS/SRTP, peer: decrypted RTP/RTCP and data-channel messages a participant could not use, producer: ingress parsing, consumer: per-subscriber forwarding, paused and keyframe waits included) and reason. The data plane never throws: it counts',
+      help: 'Packets not forwarded, by stage (mux: UDP demux, transport: ICE/DTLS/SRTP, peer: decrypted RTP/RTCP and data-channel messages a participant could not use, sctp: data-channel packets and messages the SCTP endpoint refused, producer: ingress parsing, consumer: per-subscriber forwarding, paused and keyframe waits included) and reason. The data plane never throws: it counts',
       labelNames: ['stage', 'reason'],
       read: () =>
         [...this.snapshot().drops].map(([key, n]) => {
@@ -486,6 +486,7 @@ export class SfuMetrics {
     r.out.rtcp.packets += t.stats.rtcpPacketsOut;
     r.out.rtcp.bytes += t.stats.rtcpBytesOut;
     for (const [reason, n] of Object.entries(t.stats.drops)) addTo(this.retired.drops, `transport:${reason}`, n);
+    for (const [r, n] of Object.entries(t.sctpDrops ?? {})) addTo(this.retired.drops, `sctp:${kebab(r)}`, n);
     const c = closeReasonClass(reason);
     this.closes.set(c, (this.closes.get(c) ?? 0) + 1);
   }
@@ -563,6 +564,7 @@ export class SfuMetrics {
         traffic.out.rtcp.packets += t.stats.rtcpPacketsOut;
         traffic.out.rtcp.bytes += t.stats.rtcpBytesOut;
         for (const [reason, n] of Object.entries(t.stats.drops)) addTo(drops, `transport:${reason}`, n);
+        for (const [reason, n] of Object.entries(t.sctpDrops ?? {})) addTo(drops, `sctp:${kebab(reason)}`, n);
       }
       for (const mux of media.muxes) for (const [reason, n] of Object.entries(mux.stats.drops)) addTo(drops, `mux:${reason}`, n);
     }

@@ -604,6 +604,11 @@ export class DataChannelEndpoint extends EventEmitter<DataChannelEndpointEvents>
     });
   }
 
+  /** Drops by reason, live (read by metrics at scrape time; not to be changed). */
+  get drops(): Readonly<Record<DataChannelEndpointDropReason, number>> {
+    return this.#drops;
+  }
+
   getStats(): DataChannelEndpointStats {
     return {
       state: this.#state,

@@ -365,6 +365,11 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
     return true;
   }
 
+  /** Data-channel (SCTP) drops by reason, or undefined before the association exists. */
+  get sctpDrops(): Readonly<Record<string, number>> | undefined {
+    return this.sctp?.drops;
+  }
+
   /** SRTP trailer room `sendRtpOwned` needs after the packet. */
   readonly rtpTrailerRoom = SrtpSession.MAX_TRAILER;
 

@@ -14,13 +14,14 @@ import type { WebRtcTransport } from '../../src/transport/webrtc-transport.js';
 
 const LIMIT = 4;
 /**
- * NOTE: werift's SCTP (ours wraps it too) moves a few hundred KB/s with
- * sfud and three werift peers in this one process on a shared machine: a
- * bigger flood only makes the run longer, and it already shows the problem
- * reported as a TODO below.
+ * werift's SCTP (ours wraps it too) moves a few hundred KB/s with sfud and
+ * three werift peers in this one process on a shared machine: a bigger flood
+ * only makes the run longer. On a machine overloaded by other test suites
+ * (load average 8-15) these floods were seen to stall the whole process for
+ * seconds; in CI and on a quiet machine the calm call's largest gap stays
+ * around 100-220 ms, so the same 1 s bound as every other case applies.
  */
 const MSG_KIB = 64;
-const STALL = 'issue 9: data-channel messages from a werift peer stall the whole test process (sfud and the calm call) for seconds; which SCTP side is slow is not known yet';
 const FLOOD = 10;
 
 t.test('hostile data channels', async (t) => {
@@ -92,7 +93,7 @@ t.test('hostile data channels', async (t) => {
     t.comment(`sfud's SCTP from mallory's subscriber: ${sctp.messagesReceived} messages, drops ${JSON.stringify(sctp.drops)}`);
     t.equal(counted, expected, `${expected} malformed API messages counted as peer:api-malformed`);
     t.notOk(({} as Record<string, unknown>).polluted, 'no prototype pollution');
-    await calmAfter(t, room, w, 1000, STALL);
+    await calmAfter(t, room, w);
   });
   t.test('a flood of 64 KiB messages and of messages over the subscribers\' size limit on a fan-out channel', async (t) => {
     await waitFor("bob's fan-out channel", () => bob.subChannels.some((c) => c.label === 'chat' && c.readyState === 'open'), 10_000);
@@ -123,7 +124,7 @@ t.test('hostile data channels', async (t) => {
     t.ok(dropped > 0, `messages bob's channel could not take (over its size limit, or past 1 MiB buffered) were dropped and counted (peer:fanout-dropped +${dropped})`);
     t.equal(received + dropped, N + BIG, 'every message was either delivered to bob or counted');
     t.ok(maxBuffered <= 1024 * 1024 + 64 * 1024, `sfud's buffer toward bob stayed bounded (${maxBuffered} bytes)`);
-    await calmAfter(t, room, w, 1000, STALL);
+    await calmAfter(t, room, w);
   });
 
 });
