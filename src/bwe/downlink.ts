@@ -211,18 +211,23 @@ export class DownlinkController {
 
 /**
  * What a video consumer can be given, ascending by bitrate: every arriving
- * spatial layer at each of its temporal layers (the cost of forwarding
- * temporal layers 0..t, measured over the last second), the top one labelled
- * full frame rate. Layers with no measurement yet are left out; none at all:
- * no information.
+ * spatial layer at full frame rate, and the lowest one also at each of its
+ * reduced frame rates (the cost of forwarding temporal layers 0..t, measured
+ * over the last second). Upper layers are not offered at reduced frame rates:
+ * their measured base-layer rate hides the key frame a switch up needs, and
+ * on a tight link that burst is what overflows it (seen in the bandwidth test:
+ * the top layer at TL0 picked under 230 kbps on a 500 kbps link, then queue
+ * overflow). Layers with no measurement yet are left out; none at all: no
+ * information.
  */
 export function videoOptions(c: Pick<Consumer, 'availableLayers' | 'layerBitrate' | 'temporalBitrates'>): TrackOption[] {
   const out: TrackOption[] = [];
   for (const layer of c.availableLayers()) {
     const bps = c.layerBitrate(layer);
     if (bps <= 0) continue;
-    const byTemporal = c.temporalBitrates(layer);
-    // Reduced frame rates exist only where the stream has temporal layers; the last entry is the full rate.
+    // Reduced frame rates exist only where the stream has temporal layers (the last entry is the
+    // full rate), and are offered on the lowest layer only.
+    const byTemporal = out.length === 0 ? c.temporalBitrates(layer) : [];
     for (let t = 0; t < byTemporal.length - 1; t++) {
       const tbps = byTemporal[t]!;
       if (tbps > 0 && tbps < bps) out.push({ spatial: layer, temporal: t, bps: tbps });

@@ -236,7 +236,7 @@ t.test('per temporal layer bitrates, cumulative, feed the allocation options', a
   for (let i = 0; i <= 31; i++) {
     const tl = pattern[i % 4]!;
     s.select(pkt(0, { tl, size: size[tl]!, key: i === 0 }), i * FRAME_MS);
-    s.select(pkt(1, { size: 2000, key: i === 0 }), i * FRAME_MS);
+    s.select(pkt(1, { tl, size: 5 * size[tl]!, key: i === 0 }), i * FRAME_MS);
   }
   const rate = (bytes: number): number => Math.round((bytes * 8 * 1000) / (31 * FRAME_MS));
   // 31 packets in the window [0, 1023): 8 TL0, 8 TL1... (frames 0..30)
@@ -244,7 +244,7 @@ t.test('per temporal layer bitrates, cumulative, feed the allocation options', a
   const tl1 = 8 * 200;
   const tl2 = 15 * 100;
   t.same(s.layerStats(0)!.temporalBitrates, [rate(tl0), rate(tl0) + rate(tl1), rate(tl0) + rate(tl1) + rate(tl2)]);
-  t.same(s.layerStats(1)!.temporalBitrates, [rate(31 * 2000)], 'a stream without temporal layers has one entry');
+  t.equal(s.layerStats(1)!.temporalBitrates.length, 3, 'layer 1 has temporal layers too');
   const consumer = {
     availableLayers: () => s.availableLayers(31 * FRAME_MS),
     layerBitrate: (l: number) => s.layerStats(l)!.bitrate,
@@ -259,10 +259,18 @@ t.test('per temporal layer bitrates, cumulative, feed the allocation options', a
       [0, 2],
       [1, 2],
     ],
-    'reduced frame rates only where the stream has temporal layers, ascending by bitrate',
+    'reduced frame rates on the lowest layer only, ascending by bitrate',
   );
   t.equal(opts[0]!.bps, rate(tl0));
-  t.equal(opts[3]!.bps, rate(31 * 2000));
+  t.equal(opts[3]!.bps, s.layerStats(1)!.bitrate);
+  const flat = new VideoLayerSelector();
+  for (let i = 0; i <= 31; i++) flat.select(pkt(0, { size: 1000, key: i === 0 }), i * FRAME_MS);
+  t.same(flat.layerStats(0)!.temporalBitrates, [flat.layerStats(0)!.bitrate], 'a stream without temporal layers has one entry');
+  t.same(
+    videoOptions({ availableLayers: () => [0], layerBitrate: () => flat.layerStats(0)!.bitrate, temporalBitrates: () => flat.layerStats(0)!.temporalBitrates }).map((o) => o.temporal),
+    [2],
+    'and only its full rate is offered',
+  );
 });
 
 t.test('SVC: spatial layers in one stream', async (t) => {
