@@ -87,16 +87,26 @@ interface Snapshot {
   drops: Map<number, number>;
 }
 
-function snapshot(server: RunningServer, sinks: readonly MediaSink[], sources: readonly MediaSource[]): Snapshot {
+/** Packets expected and received (sequence ranges) and bytes, summed over receivers. */
+export function receptionTotals(receivers: readonly { counters(): { expected: number; received: number }; bytes: number }[]): {
+  expected: number;
+  received: number;
+  bytes: number;
+} {
   let expected = 0;
   let received = 0;
   let bytes = 0;
-  for (const s of sinks) {
+  for (const s of receivers) {
     const c = s.counters();
     expected += c.expected;
     received += c.received;
     bytes += s.bytes;
   }
+  return { expected, received, bytes };
+}
+
+function snapshot(server: RunningServer, sinks: readonly MediaSink[], sources: readonly MediaSource[]): Snapshot {
+  const { expected, received, bytes } = receptionTotals(sinks);
   let published = 0;
   // What each copy should get: with simulcast, the top layer (subscribers are not limited here).
   for (const s of sources) published += s.stats.audioPackets + s.stats.topLayerVideoPackets;

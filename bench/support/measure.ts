@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Subscriber } from '../loadgen/roles.js';
-import { joinMany, waitQuiet as waitQuietOf } from '../scenarios/measure.js';
+import { joinMany, receptionTotals, waitQuiet as waitQuietOf } from '../scenarios/measure.js';
 import type { Histogram } from '../loadgen/histogram.js';
 import { cpuSeconds, hostBusySeconds, udpSockets } from '../loadgen/proc.js';
 import { serverRssBytes, type RunningServer } from './servers.js';
@@ -57,15 +57,7 @@ interface Sample {
 }
 
 function take(server: RunningServer, subs: readonly Subscriber[], published: number): Sample {
-  let expected = 0;
-  let received = 0;
-  let bytes = 0;
-  for (const s of subs) {
-    const c = s.counters();
-    expected += c.expected;
-    received += c.received;
-    bytes += s.bytes;
-  }
+  const { expected, received, bytes } = receptionTotals(subs);
   const cpu = new Map<number, number>();
   for (const pid of server.pids) {
     try {
