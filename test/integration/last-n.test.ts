@@ -48,21 +48,20 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
       getStats(): { consumers: { kind: string; ssrc: number; streamId: string; drops: { lastN: number }; suspended: boolean }[] };
     };
   const streamOf = new Map<number, string>();
-  const inSet = new Set<number>();
-  /** SSRCs the server left out and let back in: their next packet must start a keyframe, numbered on. */
-  const backIn = new Map<number, number>();
+  /**
+   * SSRCs the server has left out after they had been forwarded: the first
+   * packet after their pause must start a keyframe, numbered on. Marked while
+   * the server holds them out (a pause lasts a whole turn), not when they come
+   * back: the keyframe that ends the pause often arrives before the next poll.
+   */
+  const leftOut = new Set<number>();
   const forwarded = (): string[] => {
-    const now = performance.now();
     const set: string[] = [];
     for (const c of viewer().getStats().consumers) {
       if (c.kind !== 'video') continue;
       streamOf.set(c.ssrc, c.streamId);
-      const was = inSet.has(c.ssrc);
-      if (!c.suspended) {
-        set.push(c.streamId);
-        inSet.add(c.ssrc);
-        if (!was && lastSeq.has(c.ssrc)) backIn.set(c.ssrc, now);
-      } else inSet.delete(c.ssrc);
+      if (!c.suspended) set.push(c.streamId);
+      else if (lastSeq.has(c.ssrc)) leftOut.add(c.ssrc);
     }
     return set;
   };
@@ -80,11 +79,10 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
     const ssrc = buf.readUInt32BE(8);
     const seq = buf.readUInt16BE(2);
     const now = performance.now();
-    const since = backIn.get(ssrc);
-    // The first packet after the server let the stream back in (sampled every 100 ms, so a
-    // packet that left before the pause and arrives late is skipped: it came before the gap).
-    if (since !== undefined && now - (lastAt.get(ssrc) ?? now) > 250) {
-      backIn.delete(ssrc);
+    // The first packet after the pause (a packet that left before the pause and
+    // arrives late is skipped: it came before the gap).
+    if (leftOut.has(ssrc) && now - (lastAt.get(ssrc) ?? now) > 250) {
+      leftOut.delete(ssrc);
       const cc = buf[0]! & 0x0f;
       let off = 12 + cc * 4;
       if ((buf[0]! & 0x10) !== 0) off += 4 + buf.readUInt16BE(off + 2) * 4;
