@@ -45,6 +45,14 @@ export interface PacketResult {
   arrivalMs: number;
   /** Part of a probe cluster (padding sent to test capacity), with its cluster id; -1 otherwise. */
   probeCluster: number;
+  /**
+   * A NACKed packet sent again under its first sequence number (no RTX).
+   * Reported lost, it says nothing about the link: the receiver throws away
+   * a copy whose first has arrived meanwhile as an SRTP replay before its
+   * transport-wide accounting sees it, so it counts neither as loss nor in
+   * a probe's rate. Absent: false.
+   */
+  retransmission?: boolean;
 }
 
 export interface EstimatorOptions {
@@ -104,6 +112,7 @@ export class BandwidthEstimator {
   private feedbacks = 0;
   private packets = 0;
   private lost = 0;
+  private lostRetransmissions = 0;
   private invalid = 0;
   private stale = 0;
   private probeRaises = 0;
@@ -125,6 +134,11 @@ export class BandwidthEstimator {
   }
 
   /** The delay-based estimate alone (TWCC mode; 0 otherwise), before the loss cap. */
+  /** The round-trip time the controllers use (receiver reports, else feedback timing). */
+  get roundTripMs(): number {
+    return this.rttMs;
+  }
+
   get delayBasedBps(): number {
     return this.mode === 'twcc' ? this.aimd.bps : 0;
   }
@@ -172,6 +186,10 @@ export class BandwidthEstimator {
       }
       if (send > newest) newest = send;
       this.packets++;
+      if (arrival < 0 && r.retransmission === true) {
+        this.lostRetransmissions++;
+        continue;
+      }
       this.windowExpected++;
       const cluster = r.probeCluster;
       const isProbe = Number.isInteger(cluster) && cluster >= 0;
@@ -270,6 +288,7 @@ export class BandwidthEstimator {
       feedbacks: this.feedbacks,
       packets: this.packets,
       lost: this.lost,
+      lostRetransmissions: this.lostRetransmissions,
       invalid: this.invalid,
       stale: this.stale,
       groups: this.delay.groups,
@@ -335,7 +354,9 @@ export class BandwidthEstimator {
       this.aimd.set(p);
       this.probeRaises++;
     }
-    this.loss.onProbe(p);
+    // Loss right now is the open window's, which holds the probe's own packets: the last
+    // closed window may be seconds old (a paused link sends nothing to report on).
+    this.loss.onProbe(p, this.windowExpected > 0 ? this.windowLost / this.windowExpected : 0);
   }
 
   private closeLossWindow(now: number): void {

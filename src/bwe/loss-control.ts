@@ -66,9 +66,13 @@ export class LossControl {
     }
   }
 
-  /** A successful probe proved `bps` deliverable: lift the cap to it unless loss is high right now. */
-  onProbe(bps: number): void {
-    if (this.capBps < bps && this.lastLoss <= this.highLoss) this.capBps = bps;
+  /**
+   * A successful probe proved `bps` deliverable: lift the cap to it unless
+   * loss is high right now (`loss`: the fraction lost among the packets
+   * reported since the last loss report, the probe's among them).
+   */
+  onProbe(bps: number, loss: number): void {
+    if (this.capBps < bps && loss <= this.highLoss) this.capBps = bps;
   }
 
   /** Start limiting at `bps` (RR-only mode: loss is the only controller). */

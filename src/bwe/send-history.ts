@@ -24,6 +24,7 @@ export class SendHistory {
   private readonly sentMs = new Float64Array(SIZE);
   private readonly size = new Uint16Array(SIZE);
   private readonly probe = new Int16Array(SIZE);
+  private readonly resent = new Uint8Array(SIZE);
   /**
    * The probe cluster running now (-1: none): every packet sent meanwhile,
    * media and padding, belongs to it, since the estimator measures a
@@ -39,15 +40,17 @@ export class SendHistory {
 
   /**
    * Writes the next number into the transport-cc extension value at `at`
-   * (2 bytes) and records the packet. Returns the 16-bit number written.
+   * (2 bytes) and records the packet (`retransmission`: a NACKed packet
+   * sent again). Returns the 16-bit number written.
    */
-  stamp(buf: Buffer, at: number, bytes: number, nowMs: number, probeCluster = this.activeCluster): number {
+  stamp(buf: Buffer, at: number, bytes: number, nowMs: number, probeCluster = this.activeCluster, retransmission = false): number {
     const ext = this.next++;
     const i = ext & MASK;
     this.seq[i] = ext;
     this.sentMs[i] = nowMs;
     this.size[i] = bytes > 0xffff ? 0xffff : bytes;
     this.probe[i] = probeCluster;
+    this.resent[i] = retransmission ? 1 : 0;
     this.packetsStamped++;
     writeTransportWideSeq(ext & 0xffff, buf, at);
     return ext & 0xffff;
@@ -80,7 +83,7 @@ export class SendHistory {
         this.unknownReports++;
         continue;
       }
-      out.push({ sendMs: this.sentMs[i]!, size: this.size[i]!, arrivalMs, probeCluster: this.probe[i]! });
+      out.push({ sendMs: this.sentMs[i]!, size: this.size[i]!, arrivalMs, probeCluster: this.probe[i]!, retransmission: this.resent[i] === 1 });
     }
     if (base + fb.packets.length - 1 > this.lastFeedbackSeq) this.lastFeedbackSeq = base + fb.packets.length - 1;
     return out;

@@ -86,8 +86,17 @@ const MAX_LAYER = 2;
 /** Output packets remembered for NACKs (a power of two; ion-sfu's maxpackettrack default is 500). */
 const SEQUENCER_SIZE = 512;
 const SEQUENCER_MASK = SEQUENCER_SIZE - 1;
-/** The same packet is not resent twice within this window (the first copy may still be in flight). */
+/**
+ * A packet resent once is not resent again until the subscriber has had a
+ * round trip to see the copy (at least this long): the receiver re-NACKs
+ * every RTT or so while the copy is still queued on a congested link, and
+ * without RTX every extra copy is an SRTP replay that the receiver throws
+ * away, reports as lost in its transport-wide feedback, and pays for on the
+ * very link that is already full.
+ */
 const RETRANSMIT_GUARD_MS = 100;
+/** The guard never waits longer than this, whatever the RTT estimate says (the store keeps packets for a second). */
+const RETRANSMIT_GUARD_MAX_MS = 500;
 /** A consumer asks for a keyframe at most this often while a switch waits for one. */
 const KEYFRAME_ASK_INTERVAL_MS = 250;
 /**
@@ -109,7 +118,8 @@ class Sequencer {
   /** Rewritten picture id (low 16 bits) and TL0PICIDX (bits 16-23), -1 when none. */
   readonly pic = new Int32Array(SEQUENCER_SIZE);
   readonly marker = new Uint8Array(SEQUENCER_SIZE);
-  readonly sentMs = new Float64Array(SEQUENCER_SIZE);
+  /** When the packet was last resent (-Infinity: never since it was first sent). */
+  readonly resentMs = new Float64Array(SEQUENCER_SIZE);
 }
 
 export class Consumer extends EventEmitter<ConsumerEvents> {
@@ -435,7 +445,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       if (pic >= 0) this.lastOutPic = pic;
       if (tl0 >= 0) this.lastOutTl0 = tl0;
     }
-    if (this.kind === 'video') this.remember(outSeq, ctx, outTs, pic, tl0, marker, now);
+    if (this.kind === 'video') this.remember(outSeq, ctx, outTs, pic, tl0, marker);
     this.stats.packets++;
     this.stats.bytes += len;
   }
@@ -525,6 +535,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     picAt: number,
     tl0: number,
     tl0At: number,
+    retransmission = false,
   ): boolean {
     const buf = Buffer.allocUnsafe(len + this.sink.rtpTrailerRoom);
     srcBuf.copy(buf, 0, offset, offset + len);
@@ -541,7 +552,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const tcc = this.transportCc;
     if (tcc) {
       const at = out.findExtension(tcc.extId);
-      if (at >= 0 && out.extValueLength === 2) tcc.history.stamp(buf, at, len, this.now());
+      if (at >= 0 && out.extValueLength === 2) tcc.history.stamp(buf, at, len, this.now(), tcc.history.activeCluster, retransmission);
     }
     return this.sink.sendRtpOwned(buf, len);
   }
@@ -585,7 +596,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return sent;
   }
 
-  private remember(outSeq: number, ctx: PacketContext, ts: number, pic: number, tl0: number, marker: boolean, now: number): void {
+  private remember(outSeq: number, ctx: PacketContext, ts: number, pic: number, tl0: number, marker: boolean): void {
     const q = (this.sequencer ??= new Sequencer());
     const i = outSeq & SEQUENCER_MASK;
     q.seq[i] = outSeq;
@@ -594,17 +605,19 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     q.ts[i] = ts;
     q.pic[i] = pic < 0 ? -1 : (pic & 0xffff) | ((tl0 < 0 ? 0xff : tl0) << 16);
     q.marker[i] = marker ? 1 : 0;
-    q.sentMs[i] = now;
+    q.resentMs[i] = -Infinity;
   }
 
   /**
    * The subscriber NACKed `seq` (our numbering): resend it from the
    * producer's store with the header it was first sent with (RFC 4585; RTX
    * toward subscribers is not offered). Packets older than the sequencer or
-   * the store cannot be resent; one resent less than 100 ms ago is not sent
-   * again.
+   * the store cannot be resent. The first NACK is always answered (on a
+   * short path it comes well within 100 ms of the original); a packet
+   * already resent is resent again only once `rttMs` (the subscriber's
+   * round trip, at least 100 ms) has passed since.
    */
-  retransmit(seq: number): boolean {
+  retransmit(seq: number, rttMs = 0): boolean {
     const q = this.sequencer;
     if (!q || this._closed) return false;
     const i = seq & SEQUENCER_MASK;
@@ -613,7 +626,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       return false;
     }
     const now = this.now();
-    if (now - q.sentMs[i]! < RETRANSMIT_GUARD_MS) {
+    const guard = Math.min(Math.max(rttMs, RETRANSMIT_GUARD_MS), RETRANSMIT_GUARD_MAX_MS);
+    if (now - q.resentMs[i]! < guard) {
       this.stats.retransmitGuarded++;
       return false;
     }
@@ -637,8 +651,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
     const pic = packed >= 0 ? packed & 0xffff : -1;
     const tl0 = packed >= 0 && packed >>> 16 !== 0xff ? packed >>> 16 : -1;
-    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At)) return false;
-    q.sentMs[i] = now;
+    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At, true)) return false;
+    q.resentMs[i] = now;
     this.stats.retransmitted++;
     this.stats.retransmittedBytes += len;
     return true;

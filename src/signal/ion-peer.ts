@@ -788,12 +788,13 @@ export class IonPeer implements SignalSession, RoomMember {
     const consumer = this.consumerBySsrc.get(mediaSsrc);
     this.rtcpStats.nacksReceived++;
     if (!consumer) return;
+    const rtt = this.downlink.estimator.roundTripMs;
     for (let p = offset + 12; p + 4 <= end; p += 4) {
       const pid = buf.readUInt16BE(p);
       const blp = buf.readUInt16BE(p + 2);
-      if (consumer.retransmit(pid)) this.rtcpStats.retransmitted++;
+      if (consumer.retransmit(pid, rtt)) this.rtcpStats.retransmitted++;
       for (let i = 0; i < 16; i++) {
-        if (blp & (1 << i) && consumer.retransmit((pid + i + 1) & 0xffff)) this.rtcpStats.retransmitted++;
+        if (blp & (1 << i) && consumer.retransmit((pid + i + 1) & 0xffff, rtt)) this.rtcpStats.retransmitted++;
       }
     }
   }

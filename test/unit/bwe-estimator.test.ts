@@ -165,6 +165,27 @@ t.test('delay signal and acknowledged rate from clean feedback', async (t) => {
   t.equal(e.ackedBps, 0, 'an acked rate with nothing acked for 2 s is unknown');
 });
 
+t.test('lost retransmissions (replays without RTX) are not link loss', async (t) => {
+  const run = (retransmission: boolean): BandwidthEstimator => {
+    const e = new BandwidthEstimator({ startBps: 1_000_000 });
+    let send = 0;
+    for (let f = 1; f <= 20; f++) {
+      const fb: PacketResult[] = [];
+      for (; send < f * 100; send += 9.6) fb.push({ sendMs: send, size: 1200, arrivalMs: 5_000 + send + 25, probeCluster: -1 });
+      // Every feedback also reports three copies of NACKed packets that never counted at the receiver.
+      for (let k = 0; k < 3; k++) fb.push({ sendMs: send, size: 1200, arrivalMs: -1, probeCluster: -1, retransmission });
+      e.onTransportFeedback(fb, f * 100 + 30);
+    }
+    return e;
+  };
+  const resent = run(true);
+  const lost = run(false);
+  t.equal(resent.stats().lostRetransmissions, 60, 'counted apart');
+  t.equal(resent.stats().lost, 0, 'not as loss');
+  t.ok(resent.estimateBps > 1_000_000, `the estimate grows as on a clean link (${resent.estimateBps})`);
+  t.ok(lost.estimateBps < resent.estimateBps, `the same reports as plain media would be loss (${lost.estimateBps})`);
+});
+
 t.test('(7) hostile feedback never makes the estimate NaN or leave [min, max]', async (t) => {
   const e = new BandwidthEstimator({ startBps: 800_000, minBps: 40_000, maxBps: 4_000_000 });
   const check = (what: string): void => {

@@ -145,12 +145,14 @@ t.test('loss cap: hold, cut, grow, release', async (t) => {
   for (let now = 4300; now < 10_000; now += 1000) l.onLoss(0, 0, 1_200_000, 100, now);
   t.equal(l.capBps, Infinity, 'released once it reaches the other controller');
   l.limitTo(500_000);
-  l.onProbe(800_000);
+  l.onProbe(800_000, 0);
   t.equal(l.capBps, 800_000, 'a probe lifts it');
   l.onLoss(0.3, 800_000, 1_000_000, 100, 20_000);
   const cut = l.capBps;
-  l.onProbe(2_000_000);
+  l.onProbe(2_000_000, 0.3);
   t.equal(l.capBps, cut, 'but not while loss is high');
+  l.onProbe(1_000_000, 0.01);
+  t.equal(l.capBps, 1_000_000, 'a clean probe after a lossy report (a link that paused) lifts it again');
   l.release();
   t.equal(l.capBps, Infinity);
 });

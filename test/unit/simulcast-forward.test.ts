@@ -289,6 +289,26 @@ t.test('NACKs are answered with the header first sent, across a switch', async (
   t.notOk(consumer.retransmit((outs.at(-1)!.seq + 10) & 0xffff), 'never sent: miss');
 });
 
+t.test('the first NACK is answered at once; a second copy waits for a round trip', async (t) => {
+  const { consumer, sink, frame, clock } = setup();
+  frame([2]);
+  const seq = sink.take().at(-1)!.seq;
+  clock.t += 5; // a NACK on a short path comes within milliseconds of the original
+  t.ok(consumer.retransmit(seq, 300), 'first NACK: resent');
+  clock.t += 150;
+  t.notOk(consumer.retransmit(seq, 300), 'NACKed again 150 ms later with a 300 ms round trip: the copy may still be on its way');
+  clock.t += 200;
+  t.ok(consumer.retransmit(seq, 300), 'a round trip after the copy: resent again');
+  frame();
+  const next = sink.take().at(-1)!.seq;
+  t.ok(consumer.retransmit(next, 60_000), 'another packet: resent');
+  clock.t += 490;
+  t.notOk(consumer.retransmit(next, 60_000), 'not within 490 ms');
+  clock.t += 20;
+  t.ok(consumer.retransmit(next, 60_000), 'an absurd RTT estimate waits at most 500 ms');
+  sink.take();
+});
+
 t.test('rid-based encodings are ranked by the resolution their keyframes show', async (t) => {
   const ridProducer = (rids: string[]) =>
     new Producer({ kind: 'video', streamId: 's', trackId: 't', mid: '1', codecs: [VP8], encodings: rids.map((rid, i) => ({ ssrc: i + 1, rid })), extensionIds: {} });
