@@ -26,10 +26,10 @@
  *    producer's store with the exact rewritten header.
  */
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
 import type { PacketContext, Producer, ProducerEncoding } from './producer.js';
-import { SenderReportGenerator } from '../rtp/feedback/index.js';
+import { SenderReportGenerator, writeRtx } from '../rtp/feedback/index.js';
 import type { SenderReportPacket } from '../rtp/rtcp/index.js';
 import { createVp8Descriptor, parseVp8, writeVp8PictureId, writeVp8Tl0PicIdx } from '../rtp/codecs/index.js';
 import { VideoLayerSelector, type LayerPacket } from '../simulcast/layer-selector.js';
@@ -59,6 +59,15 @@ export interface ConsumerOptions {
    * id it negotiated (the publisher's id must map to it in `extensionIds`).
    */
   transportCc?: { history: SendHistory; extId: number } | undefined;
+  /**
+   * RTX toward the subscriber (RFC 4588): its SSRC and, per subscriber
+   * payload type, the RTX payload type the subscriber accepted. Resent
+   * packets go there, under their own sequence numbers, so a copy whose
+   * first arrived meanwhile is a duplicate the receiver drops after counting
+   * it (transport-wide feedback reports it received), not an SRTP replay.
+   * Absent: resent on the media SSRC.
+   */
+  rtx?: { ssrc: number; payloadTypes: ReadonlyMap<number, number> } | undefined;
   /** Start on the highest layer (ion-sfu `bestqualityfirst`, default) or the lowest. */
   bestQualityFirst?: boolean;
   appData?: Record<string, unknown>;
@@ -130,6 +139,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   readonly appData: Record<string, unknown>;
   private readonly sink: RtpSink;
   private readonly ptMap = new Uint8Array(128).fill(NO_PT);
+  /** Subscriber payload type -> its RTX payload type (NO_PT: resend on the media SSRC). */
+  private readonly rtxPtMap = new Uint8Array(128).fill(NO_PT);
+  private readonly rtxSsrc: number;
+  private rtxSeq = randomInt(0, 0x10000);
   private readonly extMap = new Uint8Array(256);
   private readonly out = new RtpView();
   private readonly now: () => number;
@@ -190,6 +203,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     keyframeRequests: 0,
     resyncs: 0,
     retransmitted: 0,
+    /** Of those, sent as RTX. */
+    retransmittedRtx: 0,
     retransmittedBytes: 0,
     retransmitMisses: 0,
     retransmitGuarded: 0,
@@ -213,6 +228,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.now = opts.now ?? (() => performance.now());
     for (const [from, to] of opts.payloadTypes) this.ptMap[from & 0x7f] = to & 0x7f;
     for (const [from, to] of opts.extensionIds) this.extMap[from & 0xff] = to & 0xff;
+    this.rtxSsrc = (opts.rtx?.ssrc ?? 0) >>> 0;
+    if (this.rtxSsrc !== 0) for (const [pt, rtxPt] of opts.rtx!.payloadTypes) this.rtxPtMap[pt & 0x7f] = rtxPt & 0x7f;
     this._paused = opts.paused ?? false;
     this.transportCc = opts.transportCc;
     this.sr = new SenderReportGenerator(this.ssrc, opts.producer.currentCodec.clockRate);
@@ -536,8 +553,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     tl0: number,
     tl0At: number,
     retransmission = false,
+    rtxPt = NO_PT,
   ): boolean {
-    const buf = Buffer.allocUnsafe(len + this.sink.rtpTrailerRoom);
+    // An RTX copy is 2 bytes longer (the original sequence number before the payload).
+    const buf = Buffer.allocUnsafe(len + 2 + this.sink.rtpTrailerRoom);
     srcBuf.copy(buf, 0, offset, offset + len);
     const out = this.out;
     if (!out.reset(buf, 0, len)) return false;
@@ -549,12 +568,19 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (out.extLength > 0) out.remapExtensionIds(this.extMap);
     if (pic >= 0 && picAt >= 0) writeVp8PictureId(buf, picAt, pic);
     if (tl0 >= 0 && tl0At >= 0) writeVp8Tl0PicIdx(buf, tl0At, tl0);
+    let sendLen = len;
+    if (rtxPt !== NO_PT) {
+      sendLen = writeRtx(buf, 0, len, this.rtxSsrc, rtxPt, this.rtxSeq, buf, 0);
+      if (sendLen < 0) return false;
+      this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
+    }
     const tcc = this.transportCc;
     if (tcc) {
+      // The header (and the extension's place in it) is the same in the RTX form.
       const at = out.findExtension(tcc.extId);
-      if (at >= 0 && out.extValueLength === 2) tcc.history.stamp(buf, at, len, this.now(), tcc.history.activeCluster, retransmission);
+      if (at >= 0 && out.extValueLength === 2) tcc.history.stamp(buf, at, sendLen, this.now(), tcc.history.activeCluster, retransmission && rtxPt === NO_PT);
     }
-    return this.sink.sendRtpOwned(buf, len);
+    return this.sink.sendRtpOwned(buf, sendLen);
   }
 
   /**
@@ -651,9 +677,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
     const pic = packed >= 0 ? packed & 0xffff : -1;
     const tl0 = packed >= 0 && packed >>> 16 !== 0xff ? packed >>> 16 : -1;
-    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At, true)) return false;
+    const rtxPt = this.rtxPtMap[pt]!;
+    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At, true, rtxPt)) return false;
     q.resentMs[i] = now;
     this.stats.retransmitted++;
+    if (rtxPt !== NO_PT) this.stats.retransmittedRtx++;
     this.stats.retransmittedBytes += len;
     return true;
   }
@@ -763,6 +791,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       id: this.id,
       kind: this.kind,
       ssrc: this.ssrc,
+      rtxSsrc: this.rtxSsrc === 0 ? undefined : this.rtxSsrc,
       streamId: this.producer.streamId,
       suspended: this.suspended,
       ...this.stats,

@@ -106,6 +106,8 @@ interface Subscription {
   mid: string;
   producer: Producer;
   ssrc: number;
+  /** Video: the RTX SSRC offered with it (0 for audio). */
+  rtxSsrc: number;
   consumer: Consumer | undefined;
   active: boolean;
   /** Stops listening for the producer's close (a live producer must not keep a departed subscriber). */
@@ -326,7 +328,7 @@ export class IonPeer implements SignalSession, RoomMember {
         this.endSubscription(subn);
         continue;
       }
-      if (!subn.consumer) this.startConsumer(subn, s.payloadTypes, s.extensions);
+      if (!subn.consumer) this.startConsumer(subn, s.payloadTypes, s.extensions, s.rtxPayloadTypes);
     }
     if (this.negotiationPending) {
       this.negotiationPending = false;
@@ -646,6 +648,7 @@ export class IonPeer implements SignalSession, RoomMember {
       mid: String(this.nextMid++),
       producer,
       ssrc: randomBytes(4).readUInt32BE() >>> 0 || 1,
+      rtxSsrc: producer.kind === 'video' ? randomBytes(4).readUInt32BE() >>> 0 || 2 : 0,
       consumer: undefined,
       active: true,
       unwatch: () => producer.off('close', onClose),
@@ -668,14 +671,19 @@ export class IonPeer implements SignalSession, RoomMember {
     }
   }
 
-  private startConsumer(s: Subscription, acceptedPts: readonly number[], extensions: Record<number, string>): void {
+  private startConsumer(s: Subscription, acceptedPts: readonly number[], extensions: Record<number, string>, acceptedRtxPts: readonly number[]): void {
     const sub = this.sub;
     if (!sub) return;
     const payloadTypes = new Map<number, number>();
+    const rtxPayloadTypes = new Map<number, number>();
     for (const c of s.producer.codecs) {
       const routerPt = this.routerPayloadType(c);
-      if (routerPt !== undefined && acceptedPts.includes(routerPt)) payloadTypes.set(c.payloadType, routerPt);
+      if (routerPt === undefined || !acceptedPts.includes(routerPt)) continue;
+      payloadTypes.set(c.payloadType, routerPt);
+      const rtxPt = ROUTER_CAPABILITIES.codecs.find((x) => x.payloadType === routerPt)?.rtxPayloadType;
+      if (rtxPt !== undefined && acceptedRtxPts.includes(rtxPt)) rtxPayloadTypes.set(routerPt, rtxPt);
     }
+    const rtx = s.rtxSsrc !== 0 && rtxPayloadTypes.size > 0 ? { ssrc: s.rtxSsrc, payloadTypes: rtxPayloadTypes } : undefined;
     const pubExt = (s.producer.appData.extensions ?? {}) as Record<number, string>;
     const extensionIds = new Map<number, number>();
     for (const [id, uri] of Object.entries(pubExt)) {
@@ -691,7 +699,7 @@ export class IonPeer implements SignalSession, RoomMember {
       transportCc = { history: this.downlink.history, extId: subTwcc };
       this.subTwccExtId = subTwcc;
     }
-    const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc });
+    const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc, rtx });
     const track: DownlinkTrack = { consumer, priority: s.producer.kind === 'audio' ? Priority.Audio : Priority.Video };
     this.downlinkTracks.push(track);
     consumer.once('close', () => {
@@ -948,7 +956,10 @@ export class IonPeer implements SignalSession, RoomMember {
       const codecs = [];
       for (const c of p.codecs) {
         const cap = ROUTER_CAPABILITIES.codecs.find((x) => x.payloadType === this.routerPayloadType(c));
-        if (cap) codecs.push({ payloadType: cap.payloadType, capability: cap });
+        if (!cap) continue;
+        // RTX toward subscribers (RFC 4588): see ConsumerOptions.rtx.
+        if (p.kind === 'video' && cap.rtxPayloadType !== undefined) codecs.push({ payloadType: cap.payloadType, capability: cap, rtxPayloadType: cap.rtxPayloadType });
+        else codecs.push({ payloadType: cap.payloadType, capability: cap });
       }
       const extensions: Record<number, string> = {};
       for (const e of ROUTER_CAPABILITIES.headerExtensions) {
@@ -960,6 +971,7 @@ export class IonPeer implements SignalSession, RoomMember {
         codecs,
         extensions,
         ssrc: s.ssrc,
+        ...(s.rtxSsrc !== 0 ? { rtxSsrc: s.rtxSsrc } : {}),
         cname: p.streamId,
         streamId: p.streamId,
         trackId: p.trackId,

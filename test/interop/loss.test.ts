@@ -117,6 +117,9 @@ t.test('5% RTP loss on both legs: NACK/RTX upstream, retransmission from the sto
   t.ok(pub.rtxReceived > 0, 'the publisher retransmitted over RTX and sfud restored the packets');
   t.ok(viewer.nacksReceived > 0, 'the viewer NACKed what was lost downstream');
   t.ok(viewer.retransmitted > 0, 'sfud answered those NACKs from its retransmission store');
+  const videoOut = (room.getMember('viewer') as unknown as { getStats(): { consumers: { kind: string; retransmitted: number; retransmittedRtx: number }[] } }).getStats().consumers.find((c) => c.kind === 'video')!;
+  t.comment(`viewer's video consumer: ${videoOut.retransmitted} resent, ${videoOut.retransmittedRtx} of them over RTX`);
+  t.ok(videoOut.retransmittedRtx > 0 && videoOut.retransmittedRtx === videoOut.retransmitted, 'libwebrtc accepted RTX toward it, and every resent packet went over RTX');
   t.ok(fps > 10, `the viewer kept decoding (${fps.toFixed(1)} fps)`);
   t.ok(maxGap < 1500, `no freeze over 1.5 s (longest gap ${maxGap} ms)`);
 });
