@@ -584,38 +584,46 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   /**
-   * Padding-only RTP packets (RFC 3550 5.1, P bit) on this stream, to probe
-   * the subscriber's link: `count` packets of 255 padding bytes, each with a
-   * transport-wide sequence number in probe cluster `cluster`. They take
-   * sequence numbers (the decoder skips padding) and the last timestamp, and
-   * go only between frames. A stream the allocation paused carries padding
-   * too: probing is how it comes back. Returns the bytes sent.
+   * Padding-only RTP packets (RFC 3550 5.1, P bit) to probe the subscriber's
+   * link: `count` packets of 255 padding bytes, each with a transport-wide
+   * sequence number in probe cluster `cluster`. With RTX they go on the RTX
+   * SSRC under its own numbers (as libwebrtc pads), at any time, and the
+   * media numbering never sees them. Without it they go on this stream: they
+   * take sequence numbers (the decoder skips padding) and the last
+   * timestamp, and go only between frames. A stream the allocation paused
+   * carries padding too: probing is how it comes back. Returns the bytes sent.
    */
   sendPadding(count: number, cluster: number): number {
     const tcc = this.transportCc;
+    if (!tcc || this._closed || !this.started || this.lastOutPt < 0) return 0;
+    const rtxPt = this.rtxPtMap[this.lastOutPt & 0x7f]!;
+    const onRtx = rtxPt !== NO_PT;
     // A suspended stream carries no frame, so padding may follow whatever was sent last;
     // a flowing one only between frames.
-    if (!tcc || this._closed || !this.started || this.lastOutPt < 0) return 0;
-    if (!this.suspended && this.selector?.currentSpatialLayer !== -1 && !this.lastOutMarker) return 0;
+    if (!onRtx && !this.suspended && this.selector?.currentSpatialLayer !== -1 && !this.lastOutMarker) return 0;
     let sent = 0;
     const len = PADDING_PACKET_BYTES;
     for (let k = 0; k < count; k++) {
       const buf = Buffer.alloc(len + this.sink.rtpTrailerRoom);
       const outExt = this.lastOutExtSeq + 1;
       buf[0] = 0xb0; // V=2, P=1, X=1
-      buf[1] = this.lastOutPt & 0x7f;
-      buf.writeUInt16BE(outExt & 0xffff, 2);
+      buf[1] = onRtx ? rtxPt : this.lastOutPt & 0x7f;
+      buf.writeUInt16BE(onRtx ? this.rtxSeq : outExt & 0xffff, 2);
       buf.writeUInt32BE(this.lastOutTs >>> 0, 4);
-      buf.writeUInt32BE(this.ssrc, 8);
+      buf.writeUInt32BE(onRtx ? this.rtxSsrc : this.ssrc, 8);
       buf.writeUInt16BE(0xbede, 12); // one-byte extensions, 1 word
       buf.writeUInt16BE(1, 14);
       buf[16] = (tcc.extId << 4) | 1; // id, 2 bytes
       buf[len - 1] = PADDING_PACKET_BYTES - 20;
       tcc.history.stamp(buf, 17, len, this.now(), cluster);
       if (!this.sink.sendRtpOwned(buf, len)) break;
-      // Media after the padding continues one number further on.
-      this.lastOutExtSeq = outExt;
-      this.seqOffset++;
+      if (onRtx) {
+        this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
+      } else {
+        // Media after the padding continues one number further on.
+        this.lastOutExtSeq = outExt;
+        this.seqOffset++;
+      }
       this.stats.paddingPackets++;
       sent += len;
     }

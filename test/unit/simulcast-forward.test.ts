@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { Producer, type RouterCodec } from '../../src/router/producer.js';
 import { Consumer } from '../../src/router/consumer.js';
 import { CaptureSink } from '../helpers/capture-sink.js';
+import { SendHistory } from '../../src/bwe/send-history.js';
 import { RtpView, encodeRtp, parseRtp } from '../../src/rtp/rtp.js';
 import { createVp8Descriptor, parseVp8 } from '../../src/rtp/codecs/index.js';
 
@@ -99,7 +100,7 @@ class Encoder {
   }
 }
 
-function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[] } = {}) {
+function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[]; rtx?: boolean } = {}) {
   const clock = { t: 10_000 };
   const requests: number[] = [];
   const producer = new Producer({
@@ -120,6 +121,8 @@ function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[] } = {}) 
     payloadTypes: new Map([[96, 100]]),
     extensionIds: new Map(),
     now: () => clock.t,
+    rtx: opts.rtx ? { ssrc: 0xfeed, payloadTypes: new Map([[100, 101]]) } : undefined,
+    transportCc: opts.rtx ? { history: new SendHistory(), extId: 3 } : undefined,
   });
   const enc = [0, 1, 2].map((l) => new Encoder(l, opts.seqs?.[l] ?? 100 * (l + 1), opts.tss?.[l] ?? 1_000_000 * (l + 1), opts.pics?.[l] ?? 1000 * (l + 1), 10 * (l + 1)));
   const view = new RtpView();
@@ -287,6 +290,34 @@ t.test('NACKs are answered with the header first sent, across a switch', async (
   }
   t.notOk(consumer.retransmit(outs[7]!.seq), 'not resent twice within 100 ms');
   t.notOk(consumer.retransmit((outs.at(-1)!.seq + 10) & 0xffff), 'never sent: miss');
+});
+
+t.test('with RTX, resent packets and padding go on the RTX stream; the media numbering never sees them', async (t) => {
+  const { consumer, sink, frame, clock } = setup({ rtx: true });
+  frame([2]);
+  frame();
+  const sent = sink.packets.splice(0);
+  const media = sent.map((b) => parseRtp(b)!);
+  const last = media.at(-1)!;
+  clock.t += 20;
+  t.ok(consumer.retransmit(media[1]!.sequenceNumber), 'resent');
+  t.ok(consumer.retransmit(media[2]!.sequenceNumber), 'resent');
+  const [r1, r2] = sink.packets.splice(0).map((b) => parseRtp(b)!);
+  t.equal(r1!.ssrc, 0xfeed, 'on the RTX SSRC');
+  t.equal(r1!.payloadType, 101, 'with the RTX payload type of the media payload type');
+  t.equal(r1!.payload().readUInt16BE(0), media[1]!.sequenceNumber, 'the original sequence number leads the payload');
+  t.same(r1!.payload().subarray(2), media[1]!.payload(), 'then the original payload');
+  t.equal(r1!.timestamp, media[1]!.timestamp, 'and its timestamp');
+  t.equal(r2!.sequenceNumber, (r1!.sequenceNumber + 1) & 0xffff, 'RTX has its own numbering');
+  t.equal(consumer.sendPadding(2, 0), 2 * (12 + 8 + 255), 'padding mid-frame is fine on RTX');
+  const pads = sink.packets.splice(0).map((b) => parseRtp(b)!);
+  t.ok(pads.every((p) => p.ssrc === 0xfeed && p.padding), 'padding on the RTX SSRC');
+  t.equal(pads[0]!.sequenceNumber, (r2!.sequenceNumber + 1) & 0xffff, 'numbered on from the RTX copies');
+  frame();
+  const next = parseRtp(sink.packets.splice(0)[0]!)!;
+  t.equal(next.sequenceNumber, (last.sequenceNumber + 1) & 0xffff, 'media numbering continues with no gap');
+  const st = consumer.getStats() as { retransmitted: number; retransmittedRtx: number; paddingPackets: number };
+  t.same([st.retransmitted, st.retransmittedRtx, st.paddingPackets], [2, 2, 2]);
 });
 
 t.test('the first NACK is answered at once; a second copy waits for a round trip', async (t) => {
