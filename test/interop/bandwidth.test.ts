@@ -32,12 +32,12 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
     relay.close();
   });
   const member = () => sfu.rooms.get(sid)!.getMember('viewer') as unknown as {
-    getStats(): { consumers: { layers?: { current: number; allocated: { spatial: number } } }[]; downlink: { estimateBps: number } };
+    getStats(): { consumers: { layers?: { current: number; target: number; allocated: { spatial: number; temporal: number } }; congestionStops?: number; resyncs?: number }[]; downlink: { estimateBps: number } };
   };
   const state = () => {
     const s = member().getStats();
     const c = s.consumers.find((x) => x.layers)!;
-    return { layer: c.layers!.current, allocated: c.layers!.allocated.spatial, estimate: s.downlink.estimateBps };
+    return { layer: c.layers!.current, target: c.layers!.target, allocated: c.layers!.allocated.spatial, allocatedTemporal: c.layers!.allocated.temporal, estimate: s.downlink.estimateBps };
   };
 
   const timeline: string[] = [];
@@ -45,7 +45,7 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   const sampler = setInterval(() => {
     const d = (member().getStats() as unknown as { downlink: { estimator: Record<string, unknown>; allocatedBps: number; probes: number; reported: number; reportedLost: number; history: { unknownReports: number; packetsStamped: number } } }).downlink;
     const e = d.estimator;
-    timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s est=${e.estimateBps} dly=${e.delayBasedBps} loss=${e.lossCapBps} ack=${e.ackedBps} sig=${e.delaySignal} alloc=${d.allocatedBps} probes=${d.probes} rep=${d.reported}/${d.reportedLost}/${d.history.unknownReports}/${d.history.packetsStamped} q=${relay.counts.queuedBytes} drops=${relay.counts.shapedDrops} kdrops=${relay.kernelDrops()} L=${state().layer}`);
+    timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s est=${e.estimateBps} dly=${e.delayBasedBps} loss=${e.lossCapBps} ack=${e.ackedBps} sig=${e.delaySignal} alloc=${d.allocatedBps} probes=${d.probes} rep=${d.reported}/${d.reportedLost}/${d.history.unknownReports}/${d.history.packetsStamped} q=${relay.counts.queuedBytes} drops=${relay.counts.shapedDrops} kdrops=${relay.kernelDrops()} ${JSON.stringify(state())}`);
   }, 500);
   t.teardown(() => {
     clearInterval(sampler);
