@@ -23,7 +23,7 @@
  *   npm run bench:shards -- --rooms 2 --n-start 20 --n-max 600 --seconds 5 --loadgens 1
  *   Options: --shards 1,2  --rooms 2  --n 10,20,40 (explicit per-room steps instead of the sweep)
  *            --n-start 20  --n-max 600  --growth 1.5  --fine-growth 1.2  --seconds 5  --warmup 2
- *            --wait-quiet 3  --video-kbps 1000  --max-loss 1  --max-p99 200  --loadgens 1
+ *            --wait-quiet 3  --retries 1  --video-kbps 1000  --max-loss 1  --max-p99 200  --loadgens 1
  *            --latency-sample 16  --join-concurrency 8  --out-dir bench/results  --no-write
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ import { cpuSeconds, hostBusySeconds, udpSockets } from './loadgen/proc.js';
 import { LoadgenProcess, type LoadgenSample } from './loadgen/remote.js';
 import { markdownTable } from './support/report.js';
 import { ROOT, startSfud, type RunningServer } from './support/servers.js';
-import { stopReason, waitQuiet } from './scenarios/measure.js';
+import { DISTURBED_OTHER_CPU_PCT, stopReason, waitQuiet } from './scenarios/measure.js';
 
 export interface ShardsOptions {
   shards: number[];
@@ -50,6 +50,8 @@ export interface ShardsOptions {
   seconds: number;
   warmup: number;
   waitQuiet: number;
+  /** Measure a failing step again (up to this many times) when other processes were busy during it. */
+  retries: number;
   videoKbps: number;
   maxLoss: number;
   maxP99Ms: number;
@@ -73,6 +75,7 @@ export function defaultShardsOptions(): ShardsOptions {
     seconds: 5,
     warmup: 2,
     waitQuiet: 3,
+    retries: 1,
     videoKbps: 1000,
     maxLoss: 1,
     maxP99Ms: 200,
@@ -115,6 +118,7 @@ export function parseShardsArgs(argv: readonly string[]): ShardsOptions {
     else if (a === '--seconds') o.seconds = num(0.5);
     else if (a === '--warmup') o.warmup = num(0);
     else if (a === '--wait-quiet') o.waitQuiet = num(0);
+    else if (a === '--retries') o.retries = Math.floor(num(0));
     else if (a === '--video-kbps') o.videoKbps = num(50);
     else if (a === '--max-loss') o.maxLoss = num(0);
     else if (a === '--max-p99') o.maxP99Ms = num(1);
@@ -163,6 +167,8 @@ export interface ShardRun {
   placement: string;
   notes: string[];
 }
+
+type Measured = Omit<ShardStep, 'perRoom' | 'subscribers' | 'joinFailures' | 'carried' | 'stop'>;
 
 interface Totals {
   wallMs: number;
@@ -213,7 +219,7 @@ export function nextN(n: number, last: ShardStep | undefined, shards: number, o:
   return Math.max(n + 1, Math.round(n * (easy ? o.growth : o.fineGrowth)));
 }
 
-async function measure(d: RunningServer, gens: readonly LoadgenProcess[], shardPorts: Set<number>, o: ShardsOptions): Promise<Omit<ShardStep, 'perRoom' | 'subscribers' | 'joinFailures' | 'carried' | 'stop'>> {
+async function measure(d: RunningServer, gens: readonly LoadgenProcess[], shardPorts: Set<number>, o: ShardsOptions): Promise<Measured> {
   const a = await totals(d, gens, true);
   const end = performance.now() + o.seconds * 1000;
   const q = { sfud: 0, loadgen: 0 };
@@ -294,11 +300,22 @@ export async function runShards(o: ShardsOptions, shards: number): Promise<Shard
       const failures = joins.reduce((s, j) => s + j.failed + j.noVideo, 0);
       if (failures > 0) run.notes.push(`N=${n}/room: ${failures} joins failed or got no video (${joins.flatMap((j) => j.errors).join('; ')})`);
       await sleep(o.warmup * 1000);
-      const other = await waitQuiet(o.waitQuiet, [d.pid, ...gens.map((g) => g.pid)]);
-      if (other >= 25) log(`  other processes use ${other.toFixed(0)}% of a core; measuring anyway`);
-      const m = await measure(d, gens, shardPorts, o);
       const subscribers = joins.reduce((s, j) => s + j.joined, 0) + (run.steps.at(-1)?.subscribers ?? 0);
-      const stop = stopReason({ n: subscribers, lossPct: m.lossPct, deficitPct: m.deficitPct, latencyMs: { ...m.latencyMs, p90: 0, mean: 0 } }, o.maxLoss, add * o.rooms, failures, o.maxP99Ms);
+      const verdict = (m: Measured): string | undefined =>
+        stopReason({ n: subscribers, lossPct: m.lossPct, deficitPct: m.deficitPct, latencyMs: { ...m.latencyMs, p90: 0, mean: 0 } }, o.maxLoss, add * o.rooms, failures, o.maxP99Ms);
+      // The machine may be shared: a step that fails while other processes were busy is measured
+      // again (up to --retries), and the least disturbed window is kept, as the runner does.
+      let m: Measured | undefined;
+      let stop: string | undefined;
+      for (let w = 0; ; w++) {
+        const other = await waitQuiet(o.waitQuiet, [d.pid, ...gens.map((g) => g.pid)]);
+        if (other >= DISTURBED_OTHER_CPU_PCT) log(`  other processes use ${other.toFixed(0)}% of a core; measuring anyway`);
+        const x = await measure(d, gens, shardPorts, o);
+        if (!m || x.otherCores < m.otherCores) m = x;
+        stop = verdict(m);
+        if (!stop || m.otherCores * 100 <= DISTURBED_OTHER_CPU_PCT || w >= o.retries) break;
+        log(`  shards=${shards} subscribers=${subscribers}: not carried while other processes used ${(100 * x.otherCores).toFixed(0)}% of a core; measuring again`);
+      }
       const step: ShardStep = { ...m, subscribers, perRoom: n, joinFailures: failures, carried: stop === undefined, stop };
       run.steps.push(step);
       log(stepLine(shards, step));
@@ -308,7 +325,7 @@ export async function runShards(o: ShardsOptions, shards: number): Promise<Shard
       }
       const next = o.n ? o.n[k + 1] : nextN(n, step, shards, o);
       if (next === undefined || next > (o.n ? Infinity : o.nMax)) {
-        run.notes.push(`the sweep ended at ${n} per room with every step carried: raise --n-max`);
+        run.notes.push(o.n ? `every listed step was carried (up to ${n} per room)` : `the sweep ended at ${n} per room with every step carried: raise --n-max`);
         break;
       }
       target = next;
