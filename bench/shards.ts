@@ -26,7 +26,6 @@
  *            --wait-quiet 3  --retries 1  --video-kbps 1000  --max-loss 1  --max-p99 200  --loadgens 1
  *            --latency-sample 16  --join-concurrency 8  --out-dir bench/results  --no-write
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram } from './loadgen/histogram.js';
 import { cpuSeconds, hostBusySeconds, udpSockets } from './loadgen/proc.js';
 import { LoadgenProcess, type LoadgenSample } from './loadgen/remote.js';
-import { markdownTable } from './support/report.js';
+import { markdownTable, writeRunFiles } from './support/report.js';
 import { ROOT, startSfud, type RunningServer } from './support/servers.js';
 import { DISTURBED_OTHER_CPU_PCT, stopReason, waitQuiet } from './scenarios/measure.js';
 
@@ -429,14 +428,7 @@ export async function runShardsBench(o: ShardsOptions, command: string): Promise
     ratio: one && two ? two / one : undefined,
   };
   const markdown = renderShards(report);
-  const files: string[] = [];
-  if (o.write) {
-    mkdirSync(o.outDir, { recursive: true });
-    const stem = join(o.outDir, `shards-${report.started.replace(/:/g, '-').replace(/Z$/, '')}`);
-    writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(`${stem}.md`, markdown);
-    files.push(`${stem}.json`, `${stem}.md`);
-  }
+  const files = o.write ? writeRunFiles(o.outDir, 'shards', report.started, report, markdown).files : [];
   return { report, markdown, files };
 }
 
