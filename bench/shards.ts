@@ -353,6 +353,8 @@ export interface ShardsReport {
   runs: ShardRun[];
   /** best(2 shards) / best(1 shard) forwarded pkt/s, when both exist. */
   ratio: number | undefined;
+  /** The machine's limit from the measured per-packet costs (see `ceiling`). */
+  ceiling?: ReturnType<typeof ceiling>;
 }
 
 const f = (x: number, d = 0): string => x.toFixed(d);
@@ -404,7 +406,36 @@ export function renderShards(r: ShardsReport): string {
     '',
   );
   if (r.ratio !== undefined) out.push(`Ratio 2 shards / 1 shard: ${r.ratio.toFixed(2)}`, '');
+  const c = ceiling(r);
+  if (c) {
+    out.push(
+      `Ceiling from the measured costs per forwarded packet (sfud ${c.sfudUs.map((x) => x.toFixed(1)).join(' / ')} µs with 1 / 2 shards, load generator ${c.loadgenUs.toFixed(1)} µs) on ${r.machine.cores} cores: ` +
+        `1 shard ${f(c.one)} pkt/s (one core for the shard, or all cores shared with the load generator), 2 shards ${f(c.two)} pkt/s, ratio at most ${c.ratio.toFixed(2)}.`,
+      '',
+    );
+  }
   return out.join('\n');
+}
+
+/**
+ * What the machine allows at best, from the per-packet CPU measured at each
+ * run's best step: n shards cannot use more than n cores, and the daemon and
+ * the load generator together cannot use more than the machine's cores.
+ * Per-packet costs fall somewhat with rate (batching), so this is an estimate.
+ */
+export function ceiling(r: ShardsReport): { sfudUs: [number, number]; loadgenUs: number; one: number; two: number; ratio: number } | undefined {
+  const b1 = r.runs.find((x) => x.shards === 1)?.best;
+  const b2 = r.runs.find((x) => x.shards === 2)?.best;
+  if (!b1 || !b2 || b1.forwardedPps <= 0 || b2.forwardedPps <= 0) return undefined;
+  const us = (cores: number, pps: number): number => (1e6 * cores) / pps;
+  const s1 = us(b1.sfudCores, b1.forwardedPps);
+  const s2 = us(b2.sfudCores, b2.forwardedPps);
+  const l = (us(b1.loadgenCores, b1.forwardedPps) + us(b2.loadgenCores, b2.forwardedPps)) / 2;
+  const cores = r.machine.cores;
+  const cap = (shards: number, sUs: number): number => Math.min((shards * 1e6) / sUs, (cores * 1e6) / (sUs + l));
+  const one = cap(1, s1);
+  const two = cap(2, s2);
+  return { sfudUs: [s1, s2], loadgenUs: l, one, two, ratio: two / one };
 }
 
 export async function runShardsBench(o: ShardsOptions, command: string): Promise<{ report: ShardsReport; markdown: string; files: string[] }> {
@@ -427,6 +458,7 @@ export async function runShardsBench(o: ShardsOptions, command: string): Promise
     runs,
     ratio: one && two ? two / one : undefined,
   };
+  report.ceiling = ceiling(report);
   const markdown = renderShards(report);
   const files = o.write ? writeRunFiles(o.outDir, 'shards', report.started, report, markdown).files : [];
   return { report, markdown, files };
