@@ -24,7 +24,7 @@
  *   Options: --shards 1,2  --rooms 2  --n 10,20,40 (explicit per-room steps instead of the sweep)
  *            --n-start 20  --n-max 600  --growth 1.5  --fine-growth 1.2  --seconds 5  --warmup 2
  *            --wait-quiet 3  --retries 1  --video-kbps 1000  --max-loss 1  --max-p99 200  --loadgens 1
- *            --latency-sample 16  --join-concurrency 8  --out-dir bench/results  --no-write
+ *            --latency-sample 32  --join-concurrency 8  --out-dir bench/results  --no-write
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ export function defaultShardsOptions(): ShardsOptions {
     maxLoss: 1,
     maxP99Ms: 200,
     loadgens: 1,
-    latencySample: 16,
+    latencySample: 32,
     joinConcurrency: 8,
     joinTimeoutMs: 30_000,
     outDir: join(ROOT, 'bench/results'),
