@@ -14,17 +14,19 @@
  * A step is carried when the runner's rule (scenarios/measure.ts stopReason)
  * lets it pass: loss <= --max-loss, deficit (received vs published x N) <=
  * max(2, --max-loss)%, few failed joins, and p99 latency <= --max-p99 ms. The
- * sweep stops at the first step not carried; a shard count's result is its
- * highest carried forwarded rate, with the daemon's and the load generator's
- * CPU (cores) at that step. N grows by --growth (1.5) while the daemon has
- * headroom and by --fine-growth (1.2) near the knee.
+ * sweep stops at the first step not carried (then measures once halfway back
+ * to the last carried step, closing subscribers: --no-refine skips it); a
+ * shard count's result is its highest carried forwarded rate, with the
+ * daemon's and the load generator's CPU (cores) at that step. N grows by
+ * --growth (1.5) while the daemon has headroom and by --fine-growth (1.2)
+ * near the knee.
  *
  *   npm run bench:shards
  *   npm run bench:shards -- --rooms 2 --n-start 20 --n-max 600 --seconds 5 --loadgens 1
  *   Options: --shards 1,2  --rooms 2  --n 10,20,40 (explicit per-room steps instead of the sweep)
  *            --n-start 20  --n-max 600  --growth 1.5  --fine-growth 1.2  --seconds 5  --warmup 2
  *            --wait-quiet 3  --retries 1  --video-kbps 1000  --max-loss 1  --max-p99 200  --loadgens 1
- *            --latency-sample 32  --join-concurrency 8  --out-dir bench/results  --no-write
+ *            --latency-sample 32  --join-concurrency 8  --no-refine  --out-dir bench/results  --no-write
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +57,8 @@ export interface ShardsOptions {
   maxLoss: number;
   maxP99Ms: number;
   loadgens: number;
+  /** After the first step not carried, measure once halfway back to the last carried one. */
+  refine: boolean;
   latencySample: number;
   joinConcurrency: number;
   joinTimeoutMs: number;
@@ -79,6 +83,7 @@ export function defaultShardsOptions(): ShardsOptions {
     maxLoss: 1,
     maxP99Ms: 200,
     loadgens: 1,
+    refine: true,
     latencySample: 32,
     joinConcurrency: 8,
     joinTimeoutMs: 30_000,
@@ -96,8 +101,9 @@ export function parseShardsArgs(argv: readonly string[]): ShardsOptions {
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--no-write') {
-      o.write = false;
+    if (a === '--no-write' || a === '--no-refine') {
+      if (a === '--no-write') o.write = false;
+      else o.refine = false;
       continue;
     }
     const v = argv[++i];
@@ -156,6 +162,8 @@ export interface ShardStep {
   joinFailures: number;
   carried: boolean;
   stop: string | undefined;
+  /** Measured after stepping back halfway from the first step not carried (subscribers closed). */
+  refined: boolean;
 }
 
 export interface ShardRun {
@@ -167,7 +175,7 @@ export interface ShardRun {
   notes: string[];
 }
 
-type Measured = Omit<ShardStep, 'perRoom' | 'subscribers' | 'joinFailures' | 'carried' | 'stop'>;
+type Measured = Omit<ShardStep, 'perRoom' | 'joinFailures' | 'carried' | 'stop' | 'refined'>;
 
 interface Totals {
   wallMs: number;
@@ -177,6 +185,7 @@ interface Totals {
   expected: number;
   received: number;
   offered: number;
+  subscribers: number;
   latency: Histogram;
   eventLoopP99Ms: number;
   ports: Set<number>;
@@ -195,6 +204,7 @@ async function totals(d: RunningServer, gens: readonly LoadgenProcess[], reset: 
     expected: 0,
     received: 0,
     offered: 0,
+    subscribers: 0,
     latency: new Histogram(),
     eventLoopP99Ms: 0,
     ports: new Set(),
@@ -204,6 +214,7 @@ async function totals(d: RunningServer, gens: readonly LoadgenProcess[], reset: 
       t.expected += r.expected;
       t.received += r.received;
       t.offered += r.published * r.subscribers;
+      t.subscribers += r.subscribers;
     }
     t.latency.merge(s.latency);
     t.eventLoopP99Ms = Math.max(t.eventLoopP99Ms, s.eventLoopP99Ms);
@@ -243,6 +254,7 @@ async function measure(d: RunningServer, gens: readonly LoadgenProcess[], shardP
   const loadgenCores = loadgenEach.reduce((x, y) => x + y, 0);
   const lat = b.latency.summary();
   return {
+    subscribers: b.subscribers,
     seconds: wall,
     offeredPps: offered / wall,
     forwardedPps: received / wall,
@@ -286,22 +298,12 @@ export async function runShards(o: ShardsOptions, shards: number): Promise<Shard
         ownerOf(r, gens).call({ op: 'publish', url: d.wsUrl, sid, uid: 'pub', videoKbps: o.videoKbps, fps: 30, keyframeIntervalS: 2, timeoutMs: o.joinTimeoutMs }),
       ),
     );
-    let n = 0;
-    let target = o.n?.[0] ?? o.nStart;
-    for (let k = 0; ; k++) {
-      const add = target - n;
-      const joins = await Promise.all(
-        sids.map((sid, r) =>
-          ownerOf(r, gens).call({ op: 'subscribe', url: d.wsUrl, sid, count: add, latencySample: o.latencySample, concurrency: o.joinConcurrency, timeoutMs: o.joinTimeoutMs }),
-        ),
-      );
-      n = target;
-      const failures = joins.reduce((s, j) => s + j.failed + j.noVideo, 0);
-      if (failures > 0) run.notes.push(`N=${n}/room: ${failures} joins failed or got no video (${joins.flatMap((j) => j.errors).join('; ')})`);
-      await sleep(o.warmup * 1000);
-      const subscribers = joins.reduce((s, j) => s + j.joined, 0) + (run.steps.at(-1)?.subscribers ?? 0);
+    // Measures the current population (perRoom in each room); `added` and `failures` are this step's joins.
+    const step = async (perRoom: number, added: number, failures: number, refined: boolean): Promise<ShardStep> => {
+      // Stepping back follows an overloaded step: its backlog needs longer to drain.
+      await sleep((refined ? 2 : 1) * o.warmup * 1000);
       const verdict = (m: Measured): string | undefined =>
-        stopReason({ n: subscribers, lossPct: m.lossPct, deficitPct: m.deficitPct, latencyMs: { ...m.latencyMs, p90: 0, mean: 0 } }, o.maxLoss, add * o.rooms, failures, o.maxP99Ms);
+        stopReason({ n: m.subscribers, lossPct: m.lossPct, deficitPct: m.deficitPct, latencyMs: { ...m.latencyMs, p90: 0, mean: 0 } }, o.maxLoss, added, failures, o.maxP99Ms);
       // The machine may be shared: a step that fails while other processes were busy is measured
       // again (up to --retries), and the least disturbed window is kept, as the runner does.
       let m: Measured | undefined;
@@ -313,22 +315,48 @@ export async function runShards(o: ShardsOptions, shards: number): Promise<Shard
         if (!m || x.otherCores < m.otherCores) m = x;
         stop = verdict(m);
         if (!stop || m.otherCores * 100 <= DISTURBED_OTHER_CPU_PCT || w >= o.retries) break;
-        log(`  shards=${shards} subscribers=${subscribers}: not carried while other processes used ${(100 * x.otherCores).toFixed(0)}% of a core; measuring again`);
+        log(`  shards=${shards} subscribers=${x.subscribers}: not carried while other processes used ${(100 * x.otherCores).toFixed(0)}% of a core; measuring again`);
       }
-      const step: ShardStep = { ...m, subscribers, perRoom: n, joinFailures: failures, carried: stop === undefined, stop };
-      run.steps.push(step);
-      log(stepLine(shards, step));
-      if (stop) {
-        run.notes.push(stop);
+      const st: ShardStep = { ...m, perRoom, joinFailures: failures, carried: stop === undefined, stop, refined };
+      run.steps.push(st);
+      log(stepLine(shards, st));
+      if (stop) run.notes.push(stop);
+      return st;
+    };
+    let n = 0;
+    let target = o.n?.[0] ?? o.nStart;
+    let failuresSoFar = 0;
+    for (let k = 0; ; k++) {
+      const add = target - n;
+      const joins = await Promise.all(
+        sids.map((sid, r) =>
+          ownerOf(r, gens).call({ op: 'subscribe', url: d.wsUrl, sid, count: add, latencySample: o.latencySample, concurrency: o.joinConcurrency, timeoutMs: o.joinTimeoutMs }),
+        ),
+      );
+      const failures = joins.reduce((s, j) => s + j.failed + j.noVideo, 0);
+      if (failures > 0) run.notes.push(`N=${target}/room: ${failures} joins failed or got no video (${joins.flatMap((j) => j.errors).join('; ')})`);
+      failuresSoFar += failures;
+      const last = await step(target, add * o.rooms, failures, false);
+      if (!last.carried) {
+        // The knee lies between the last carried step and this one: measure once halfway (by closing
+        // subscribers), so the result is not up to a whole growth factor below it.
+        const below = run.steps.at(-2);
+        const mid = below?.carried ? Math.round((below.perRoom + target) / 2) : 0;
+        if (o.refine && below && mid > below.perRoom && mid < target) {
+          await Promise.all(sids.map((sid, r) => ownerOf(r, gens).call({ op: 'drop', sid, count: target - mid })));
+          await step(mid, 0, 0, true);
+        }
         break;
       }
-      const next = o.n ? o.n[k + 1] : nextN(n, step, shards, o);
+      n = target;
+      const next = o.n ? o.n[k + 1] : nextN(n, last, shards, o);
       if (next === undefined || next > (o.n ? Infinity : o.nMax)) {
         run.notes.push(o.n ? `every listed step was carried (up to ${n} per room)` : `the sweep ended at ${n} per room with every step carried: raise --n-max`);
         break;
       }
       target = next;
     }
+    if (failuresSoFar > 0) run.notes.push(`${failuresSoFar} joins failed or got no video over the run`);
     const stats = await (await fetch(`${d.httpUrl}/metrics`)).text();
     run.placement = stats
       .split('\n')
@@ -384,7 +412,7 @@ export function renderShards(r: ShardsReport): string {
           s.loadgenCoresEach.length > 1 ? `${f(s.loadgenCores, 2)} (${s.loadgenCoresEach.map((c) => f(c, 2)).join(' + ')})` : f(s.loadgenCores, 2),
           f(s.otherCores, 2),
           f(s.loadavg1, 2),
-          s.carried ? 'yes' : 'no',
+          `${s.carried ? 'yes' : 'no'}${s.refined ? ' (stepped back)' : ''}`,
         ]),
       ),
       '',

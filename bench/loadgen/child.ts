@@ -112,6 +112,11 @@ async function handle(q: LoadgenRequest): Promise<unknown> {
       return publish(q);
     case 'subscribe':
       return subscribe(q);
+    case 'drop': {
+      const r = room(q.sid);
+      for (const sub of r.subs.splice(Math.max(0, r.subs.length - q.count))) sub.close();
+      return { left: r.subs.length };
+    }
     case 'sample':
       return sample(q.reset);
     case 'close':

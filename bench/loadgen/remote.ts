@@ -36,13 +36,20 @@ export interface SubscribeRequest {
   timeoutMs: number;
 }
 
+/** Closes the room's most recent `count` subscribers (to step back below a knee). */
+export interface DropRequest {
+  op: 'drop';
+  sid: string;
+  count: number;
+}
+
 export interface SampleRequest {
   op: 'sample';
   /** Start a new latency and event-loop window after this sample. */
   reset: boolean;
 }
 
-export type LoadgenRequest = PublishRequest | SubscribeRequest | SampleRequest | { op: 'close' };
+export type LoadgenRequest = PublishRequest | SubscribeRequest | DropRequest | SampleRequest | { op: 'close' };
 
 export interface SubscribeResult {
   joined: number;
@@ -78,6 +85,7 @@ export interface LoadgenSample {
 export interface LoadgenResults {
   publish: { port: number };
   subscribe: SubscribeResult;
+  drop: { left: number };
   sample: LoadgenSample;
   close: null;
 }
