@@ -127,8 +127,9 @@ async function handle(q: LoadgenRequest): Promise<unknown> {
   }
 }
 
+// The parent may be gone already (it exits, the channel closes): nothing to tell it then.
 const send = (m: unknown): void => {
-  process.send?.(m);
+  if (process.connected) process.send?.(m);
 };
 
 if (!process.send) {
