@@ -340,9 +340,11 @@ export async function runShards(o: ShardsOptions, shards: number): Promise<Shard
       if (!last.carried) {
         // The knee lies between the last carried step and this one: measure once halfway (by closing
         // subscribers), so the result is not up to a whole growth factor below it.
+        // The first step counts from 0 (a busy machine may fail it).
         const below = run.steps.at(-2);
-        const mid = below?.carried ? Math.round((below.perRoom + target) / 2) : 0;
-        if (o.refine && below && mid > below.perRoom && mid < target) {
+        const floor = below?.carried ? below.perRoom : 0;
+        const mid = Math.round((floor + target) / 2);
+        if (o.refine && mid > floor && mid < target) {
           await Promise.all(sids.map((sid, r) => ownerOf(r, gens).call({ op: 'drop', sid, count: target - mid })));
           await step(mid, 0, 0, true);
         }
