@@ -17,7 +17,7 @@ t.setTimeout(240_000);
 
 t.test('one small step with 1 and 2 shards, load generator in a child process', { skip: built ? false : 'run `npm run build` first', timeout: 120_000 }, async (t) => {
   const { report, markdown, files } = await runShardsBench(
-    { ...defaultShardsOptions(), n: [2], seconds: 1, warmup: 1, waitQuiet: 0, retries: 0, latencySample: 4, joinTimeoutMs: 15_000, write: false },
+    { ...defaultShardsOptions(), n: [2], seconds: 1, warmup: 1, waitQuiet: 0, retries: 0, refine: false, latencySample: 4, joinTimeoutMs: 15_000, write: false },
     'test',
   );
   t.same(files, [], 'nothing written with write: false');
