@@ -22,7 +22,7 @@
  *          --install-janus (root only: apt-get install janus when it is missing)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,6 +36,7 @@ import type { ScenarioSpec } from './scenarios/types.js';
 import { SERVERS } from './servers/index.js';
 import { JANUS_INSTALL, janusVersion } from './servers/janus.js';
 import type { ServerSpec, StartContext } from './servers/types.js';
+import { writeRunFiles } from './support/report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether this file runs from dist/bench/ (the CLI) or bench/ (tests). */
@@ -349,11 +350,8 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
   const markdown = renderMarkdown(report);
   const files: string[] = [];
   if (o.write) {
-    mkdirSync(o.outDir, { recursive: true });
-    const stem = join(o.outDir, `bench-${report.started.replace(/:/g, '-').replace(/Z$/, '')}`);
-    writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(`${stem}.md`, markdown);
-    files.push(`${stem}.json`, `${stem}.md`);
+    const { stem, files: written } = writeRunFiles(o.outDir, 'bench', report.started, report, markdown);
+    files.push(...written);
     for (const s of report.scenarios) {
       const chart = chartFor(report, s);
       if (!chart) continue;

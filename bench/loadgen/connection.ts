@@ -235,6 +235,19 @@ export class RtcConnection {
     return true;
   }
 
+  /**
+   * Decrypts, in place, an SRTP packet an `onSrtpRaw` handler was given (a
+   * sampling sink decrypts only some). Returns the RTP length, or a negative
+   * SRTP error code (counted in `srtpErrors`).
+   */
+  unprotectRtp(buf: Buffer, length: number): number {
+    const srtp = this.srtpIn;
+    if (!srtp) return -1;
+    const n = srtp.unprotectRtp(buf, 0, length);
+    if (n < 0) this.stats.srtpErrors++;
+    return n;
+  }
+
   sendRtcp(pkt: Buffer, length: number): boolean {
     const out = this.srtpOut;
     if (!out || this.closed) return false;

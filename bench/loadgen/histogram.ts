@@ -35,6 +35,14 @@ export interface HistogramSummary {
   mean: number;
 }
 
+export interface HistogramData {
+  /** [bucket index, count] for every non-empty bucket. */
+  buckets: [number, number][];
+  count: number;
+  max: number;
+  sum: number;
+}
+
 export class Histogram {
   private readonly counts = new Float64Array(LINEAR + (MAX_EXP - SUB_BITS) * SUB);
   private _count = 0;
@@ -69,6 +77,21 @@ export class Histogram {
       if (seen >= rank) return Math.min(valueOf(i), this._max);
     }
     return this._max;
+  }
+
+  /** The recorded values in a form that crosses a process boundary (IPC): non-empty buckets only. */
+  data(): HistogramData {
+    const buckets: [number, number][] = [];
+    for (let i = 0; i < this.counts.length; i++) if (this.counts[i]! > 0) buckets.push([i, this.counts[i]!]);
+    return { buckets, count: this._count, max: this._max, sum: this.sum };
+  }
+
+  /** Adds another histogram's values (from `data()`, possibly of another process). */
+  merge(d: HistogramData): void {
+    for (const [i, c] of d.buckets) if (i >= 0 && i < this.counts.length) this.counts[i]! += c;
+    this._count += d.count;
+    this.sum += d.sum;
+    if (d.max > this._max) this._max = d.max;
   }
 
   reset(): void {

@@ -389,6 +389,13 @@ export interface MediaSinkOptions {
    * continuous per stream), no latency. Default true.
    */
   decrypt?: boolean;
+  /**
+   * With `decrypt: false`: also decrypt every K-th packet of this sink and
+   * record its stamp's latency, so a cheap sink still yields a latency
+   * histogram (loss stays counted from every packet's clear header). SRTP
+   * index estimation tolerates the gaps (far below 2^15 packets). 0: never.
+   */
+  latencySample?: number;
   /** Ready once video arrived from this many distinct streams (default 1). */
   videoStreams?: number;
   /** Ready within this time, or the sink fails. */
@@ -446,13 +453,18 @@ export class MediaSink {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     this.readyTimer = setTimeout(() => this.fail(new Error(`video from ${this.videoStreamsSeen} of ${this.wantVideoStreams} streams within ${timeoutMs} ms`)), timeoutMs);
     this.decrypt = opts.decrypt ?? true;
+    this.latencySample = Math.max(0, Math.floor(opts.latencySample ?? 0));
   }
 
   private readonly decrypt: boolean;
+  private readonly latencySample: number;
+  /** Packets until the next sampled decryption. */
+  private sampleCountdown = 1;
 
   /** Reads media from `conn` (decrypting or header-only, as configured). */
   attach(conn: RtcConnection): void {
     if (this.decrypt) conn.onRtp = (buf, len) => this.onRtp(buf, len);
+    else if (this.latencySample > 0) conn.onSrtpRaw = (buf, len) => this.onSrtpSampled(conn, buf, len);
     else conn.onSrtpRaw = (buf, len) => this.onSrtpHeader(buf, len);
     // Receiver reports once a second, as browsers send them: without any
     // feedback a server's bandwidth estimate stays at its start value.
@@ -580,6 +592,17 @@ export class MediaSink {
     if (d !== 0 && d < 0x8000) st.highest += d;
     else st.late++;
     st.received++;
+  }
+
+  /** Header accounting for every packet; every `latencySample`-th media packet is decrypted for its stamp. */
+  private onSrtpSampled(conn: RtcConnection, buf: Buffer, len: number): void {
+    this.onSrtpHeader(buf, len);
+    // Padding-only probes carry no stamp: the next packet is sampled instead.
+    if (--this.sampleCountdown > 0 || len < 12 || (buf[0]! & 0x20) !== 0) return;
+    this.sampleCountdown = this.latencySample;
+    const n = conn.unprotectRtp(buf, len);
+    if (n < 12 + STAMP_BYTES) return;
+    this.latency.record(Number(process.hrtime.bigint() - buf.readBigUInt64BE(n - STAMP_BYTES)) / 1000);
   }
 
   private newStream(key: number, ssrc: number, kind: 'audio' | 'video', seq: number): void {

@@ -75,6 +75,8 @@ export interface SubscriberOptions extends JoinTarget {
   connectPublisherPc?: boolean;
   /** Decrypt and read the stamp (latency, loss by stamp sequence); false: headers only. Default true. */
   decrypt?: boolean;
+  /** With `decrypt: false`, decrypt every K-th packet for latency (MediaSinkOptions.latencySample). */
+  latencySample?: number;
   /** Ready on the first video packet (default) or the first packet of any kind (audio-only rooms). */
   readyOn?: 'video' | 'media';
 }
@@ -93,7 +95,7 @@ export class Subscriber {
       uid: o.uid,
       cert: o.cert,
       connectPublisherPc: o.connectPublisherPc,
-      subscribe: { latency: o.latency, decrypt: o.decrypt, timeoutMs: o.timeoutMs, readyOn: o.readyOn, recvBufferBytes: o.recvBufferBytes },
+      subscribe: { latency: o.latency, decrypt: o.decrypt, latencySample: o.latencySample, timeoutMs: o.timeoutMs, readyOn: o.readyOn, recvBufferBytes: o.recvBufferBytes },
     });
     return new Subscriber(peer, peer.sink!);
   }

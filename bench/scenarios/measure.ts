@@ -253,12 +253,23 @@ export function stepLine(server: string, label: string, r: StepResult): string {
   return `${server} ${label}=${r.n}: ${Math.round(r.forwardedPps)} pkt/s, loss ${r.lossPct.toFixed(2)}%, ${r.serverUsPerPacket.toFixed(1)} us/pkt, p99 ${r.latencyMs.p99.toFixed(1)} ms`;
 }
 
-/** Why a sweep should stop after `r`, or undefined to go on. */
-export function stopReason(r: StepResult, maxLoss: number, clientsAdded: number, joinFailures: number): string | undefined {
+/**
+ * Why a sweep should stop after `r`, or undefined to go on. `maxP99Ms`
+ * (default none) also stops a step whose p99 latency says packets queue up
+ * (a server falling behind with deep socket buffers, before any loss).
+ */
+export function stopReason(
+  r: Pick<StepResult, 'n' | 'lossPct' | 'deficitPct' | 'latencyMs'>,
+  maxLoss: number,
+  clientsAdded: number,
+  joinFailures: number,
+  maxP99Ms = Infinity,
+): string | undefined {
   const maxDeficit = Math.max(2, maxLoss);
   if (r.lossPct > maxLoss || r.deficitPct > maxDeficit) {
     return `stopped at ${r.n}: loss ${r.lossPct.toFixed(2)}%, deficit ${r.deficitPct.toFixed(1)}% (limit ${maxLoss}% loss, ${maxDeficit}% deficit)`;
   }
+  if (r.latencyMs.p99 > maxP99Ms) return `stopped at ${r.n}: p99 latency ${r.latencyMs.p99.toFixed(0)} ms (limit ${maxP99Ms} ms)`;
   if (joinFailures > Math.max(1, clientsAdded / 10)) return `stopped at ${r.n}: ${joinFailures} of ${clientsAdded} joins failed or got no video`;
   return undefined;
 }

@@ -35,6 +35,19 @@ export function writeResults(name: string, started: Date, payload: Record<string
 }
 
 /**
+ * Writes a run's JSON and Markdown as <outDir>/<prefix>-<started>.json and .md
+ * (`started` an ISO time without fractions; ':' becomes '-'). Returns the
+ * common stem (for more files of the same run) and the files written.
+ */
+export function writeRunFiles(outDir: string, prefix: string, started: string, report: unknown, markdown: string): { stem: string; files: string[] } {
+  mkdirSync(outDir, { recursive: true });
+  const stem = join(outDir, `${prefix}-${started.replace(/:/g, '-').replace(/Z$/, '')}`);
+  writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${stem}.md`, markdown);
+  return { stem, files: [`${stem}.json`, `${stem}.md`] };
+}
+
+/**
  * Host CPU used outside a set of processes over a window: call `start`
  * with their CPU seconds, then `stop` with them again; % of one core.
  */

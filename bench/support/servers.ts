@@ -5,14 +5,15 @@
  * ion-sfu-speaking mediasoup server (bench/servers/mediasoup-ion.ts).
  * Everything listens on 127.0.0.1; every wait has a deadline.
  */
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, rssBytes, sumOverPids } from '../loadgen/proc.js';
 import { freeTcpPort, freeUdpPort, spawnLogged, stopChild, waitForHttp } from '../servers/process.js';
 
-/** The repository root (this file runs from dist/bench/support/). */
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const BENCH = dirname(dirname(fileURLToPath(import.meta.url)));
+/** The repository root, whether this file runs from dist/bench/support/ (the CLI) or bench/support/ (tests). */
+export const ROOT = basename(dirname(BENCH)) === 'dist' ? resolve(BENCH, '..', '..') : resolve(BENCH, '..');
 
 export type ServerKind = 'sfud' | 'mediasoup';
 
