@@ -121,7 +121,7 @@ export class ShardPool implements DataPlane {
       {
         note: (session, note) => this.onNote(slot, session, note),
         log: (line) => this.relayLog(line),
-        webhook: (event, body) => this.opts.webhooks?.send(event as WebhookEventName, body as Parameters<WebhookNotifier['send']>[1]),
+        webhook: (event, body) => this.onWebhook(slot, event, body),
         refusal: (reason) => this.opts.onRefusal?.(reason),
         load: (load) => {
           slot.load = load;
@@ -182,6 +182,19 @@ export class ShardPool implements DataPlane {
         this.log.error({ shard: slot.index, err: (err as Error).message, attempt }, 'shard restart failed');
       }
     }
+  }
+
+  /**
+   * A shard's room event, to the webhook. A room spanning shards starts and
+   * finishes on each of them: the room starts with its home shard and
+   * finishes with the last shard it leaves, so the others' are left out.
+   */
+  private onWebhook(slot: Slot, event: string, body: unknown): void {
+    const sid = (body as { room?: { sid?: unknown } } | undefined)?.room?.sid;
+    const entry = typeof sid === 'string' ? this.rooms.get(sid) : undefined;
+    if (entry && event === 'room_started' && entry.slots.keys().next().value !== slot) return;
+    if (entry && event === 'room_finished' && [...entry.slots.keys()].some((s) => s !== slot)) return;
+    this.opts.webhooks?.send(event as WebhookEventName, body as Parameters<WebhookNotifier['send']>[1]);
   }
 
   /** A shard's pino line, through this thread's logger (its level already applied in the shard). */

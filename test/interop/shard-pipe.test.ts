@@ -14,6 +14,7 @@ import { GenericNack, RtcpTransportLayerFeedback, type RtcpPacket, type RtpPacke
 import { Sfu } from '../../src/sfu.js';
 import { WeriftIonClient } from '../helpers/werift-ion.js';
 import { waitFor } from './echo.js';
+import { hookReceiver } from '../helpers/webhook-receiver.js';
 
 /** VP8 keyframe: descriptor S=1 then a frame tag with P=0 (werift's synthetic stream, helpers/werift-ion.ts). */
 function isKeyframe(p: RtpPacket): boolean {
@@ -45,9 +46,12 @@ function watch(c: WeriftIonClient): Watch {
 }
 
 t.test('a room spanning two shards: placement, media, PLI and NACK across the pipe, a publisher on the spill shard, its failure', async (t) => {
+  const hooks = await hookReceiver();
+  t.teardown(() => hooks.close());
   const sfu = await Sfu.create({
     config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0, shards: 2, roomShardFanout: 2 },
     shardTestHooks: true,
+    webhooks: { url: hooks.url, secret: 'pipe-test' },
   });
   t.teardown(() => sfu.close());
   const url = `${sfu.httpUrl.replace('http', 'ws')}/ws`;
@@ -103,6 +107,20 @@ t.test('a room spanning two shards: placement, media, PLI and NACK across the pi
   }
   t.same([pub, ...subs.map((s) => s.c)].flatMap((c) => c.failures), [], 'no negotiation failures');
   t.same(await sfu.listRooms(), [{ sid, peers: 4, tracks: 1 }], 'listRooms: the room once, its members and tracks over both shards');
+  await waitFor('a participant_joined webhook per member', () => hooks.events.filter((e) => e.event === 'participant_joined').length >= 4, 10_000);
+  t.same(
+    hooks.events.filter((e) => e.event === 'room_started').map((e) => e.room?.sid),
+    [sid],
+    'one room_started for the room, though both shards opened their part',
+  );
+  t.same(
+    hooks.events
+      .filter((e) => e.event === 'participant_joined')
+      .map((e) => e.participant?.uid)
+      .sort(),
+    ['pub', 's1', 's2', 's3'],
+    'participant_joined once per member, from the shard it is on',
+  );
   const stats = sfu.getStats() as { spanningRooms?: Record<string, unknown> };
   t.ok(stats.spanningRooms?.[sid], 'getStats lists the spanning room');
 
@@ -110,8 +128,16 @@ t.test('a room spanning two shards: placement, media, PLI and NACK across the pi
   const video = s2.c.tracks.find((x) => x.track.kind === 'video')!;
   const receiver = s2.c.sub.getTransceivers().find((x) => x.receiver.track === video.track)!.receiver;
 
+  /** A counter of the last heartbeat reports (they lag by up to 500 ms). */
+  const pipeFeedback = async (shard: number, kind: string): Promise<number> => {
+    const m = await (await fetch(sfu.metricsUrl + '/metrics')).text();
+    const line = m.split('\n').find((l) => l.startsWith(`sfud_pipe_feedback_total{shard="${shard}",kind="${kind}"}`));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+
   await t.test('a PLI from a subscriber on the spill shard reaches the publisher', async (t) => {
     await new Promise((r) => setTimeout(r, 1000));
+    const upBefore = await pipeFeedback(spill, 'keyframe_out');
     const unasked = fromSfu.pli;
     // Throttled per producer on both shards (500 ms): ask a few times, spaced.
     for (let i = 0; i < 10 && fromSfu.pli === unasked; i++) {
@@ -119,6 +145,12 @@ t.test('a room spanning two shards: placement, media, PLI and NACK across the pi
       await new Promise((r) => setTimeout(r, 600));
     }
     t.ok(fromSfu.pli > unasked, `the publisher received ${fromSfu.pli - unasked} PLI(s) (${unasked} before)`);
+    let up = upBefore;
+    for (let i = 0; i < 20 && up === upBefore; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      up = await pipeFeedback(spill, 'keyframe_out');
+    }
+    t.ok(up > upBefore, `the spill shard sent ${up - upBefore} keyframe request(s) up the pipe`);
   });
 
   const nack = (seq: number): Promise<unknown> =>
@@ -148,8 +180,12 @@ t.test('a room spanning two shards: placement, media, PLI and NACK across the pi
       await new Promise((r) => setTimeout(r, 300));
     }
     t.ok(fromSfu.nack.length > before, `the publisher was NACKed for ${fromSfu.nack.slice(before).join(',')}`);
-    const m = await (await fetch(sfu.metricsUrl + '/metrics')).text();
-    t.match(m, new RegExp(`sfud_pipe_feedback_total\\{shard="${spill}",kind="nack_out"\\} [1-9]`), 'the spill shard counted the NACK it sent up the pipe');
+    let up = 0;
+    for (let i = 0; i < 20 && up === 0; i++) {
+      up = await pipeFeedback(spill, 'nack_out');
+      if (up === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    t.ok(up > 0, `the spill shard counted ${up} NACKed packet(s) it sent up the pipe`);
   });
 
   await t.test('a member on the spill shard publishes; a member on the home shard receives it', async (t) => {
