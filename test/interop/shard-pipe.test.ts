@@ -102,7 +102,12 @@ t.test('a room spanning two shards: placement, media, PLI and NACK across the pi
   t.same(where, { pub: home, s1: home, s2: spill, s3: spill }, 'getRoom: every member, each with its shard');
 
   for (const s of subs) {
-    await waitFor(`${s.uid} receives the publisher's video`, () => s.w.seqs.length >= 50 && s.w.keyframes >= 2, 30_000);
+    await waitFor(`${s.uid} receives the publisher's video`, () => s.w.seqs.length >= 50 && s.w.keyframes >= 2, 30_000).catch((err: Error) => {
+      // What each one got, to tell a slow machine from a broken path.
+      t.comment(subs.map((x) => `${x.uid}: ${x.w.seqs.length} packets, ${x.w.keyframes} keyframes, sub ${x.c.sub.connectionState}`).join('; '));
+      t.comment(`publisher sent ${pub.sent}, ${pub.pub.connectionState}`);
+      throw err;
+    });
     t.pass(`${s.uid} (shard ${where[s.uid]}): ${s.w.seqs.length} video packets, ${s.w.keyframes} keyframes`);
   }
   t.same([pub, ...subs.map((s) => s.c)].flatMap((c) => c.failures), [], 'no negotiation failures');
