@@ -54,12 +54,16 @@ export type PipeControl =
   | { t: 'producer'; id: number; owner: string; producer: PipedProducer }
   | { t: 'producerClosed'; id: number }
   | { t: 'paused'; id: number; paused: boolean }
+  /** A sender report of an encoding (NTP seconds and fraction, RTP timestamp): consumers align simulcast layers with it. */
+  | { t: 'sr'; id: number; encoding: number; ntpSec: number; ntpFrac: number; rtp: number }
   /** Upstream: a keyframe of spatial `layer` of producer `id`. */
   | { t: 'keyframe'; id: number; layer: number }
   /** Upstream: packets (16-bit seqs) of an encoding the far side could not serve from its store. */
   | { t: 'nack'; id: number; encoding: number; seqs: number[] }
   /** Upstream: the spatial layers (bit i = layer i) the far side's consumers need; 0 = none. */
   | { t: 'wanted'; id: number; layers: number }
+  /** A publisher announced the simulcast layers it sends of a stream (ion-sfu `layers`). */
+  | { t: 'layers'; streamId: string; layers: number[] }
   /** A member opened a fan-out data channel with this label. */
   | { t: 'fanoutLabel'; label: string }
   /** A fan-out data-channel message (text, or binary as bytes). */
@@ -97,6 +101,10 @@ export function parseControl(m: unknown): PipeControl | null {
       return isInt(m.id, 0xffff) && typeof m.paused === 'boolean' ? (m as PipeControl) : null;
     case 'keyframe':
       return isInt(m.id, 0xffff) && isInt(m.layer, 7) ? (m as PipeControl) : null;
+    case 'sr':
+      return isInt(m.id, 0xffff) && isInt(m.encoding, 7) && isInt(m.ntpSec, 0xffffffff) && isInt(m.ntpFrac, 0xffffffff) && isInt(m.rtp, 0xffffffff)
+        ? (m as PipeControl)
+        : null;
     case 'nack':
       return isInt(m.id, 0xffff) && isInt(m.encoding, 7) && Array.isArray(m.seqs) && m.seqs.length <= 1024 && m.seqs.every((s) => isInt(s, 0xffff))
         ? (m as PipeControl)
@@ -105,6 +113,8 @@ export function parseControl(m: unknown): PipeControl | null {
       return isInt(m.id, 0xffff) && isInt(m.layers, ALL_LAYERS) ? (m as PipeControl) : null;
     case 'fanoutLabel':
       return isStr(m.label) ? (m as PipeControl) : null;
+    case 'layers':
+      return isStr(m.streamId) && Array.isArray(m.layers) && m.layers.length <= 8 && m.layers.every((l) => isInt(l, 7)) ? (m as PipeControl) : null;
     case 'fanout':
       return isStr(m.label) && (typeof m.data === 'string' || m.data instanceof Uint8Array) ? (m as PipeControl) : null;
     default:

@@ -43,11 +43,14 @@ class Outgoing implements ProducerTap {
   ) {
     const pause = (): void => link.sendControl({ t: 'paused', id, paused: true });
     const resume = (): void => link.sendControl({ t: 'paused', id, paused: false });
+    const sr = (encoding: number, ntpSec: number, ntpFrac: number, rtp: number): void => link.sendControl({ t: 'sr', id, encoding, ntpSec, ntpFrac, rtp });
     producer.on('pause', pause);
     producer.on('resume', resume);
+    producer.on('senderreport', sr);
     this.unwatch = () => {
       producer.off('pause', pause);
       producer.off('resume', resume);
+      producer.off('senderreport', sr);
       producer.removeTap(this);
     };
   }
@@ -114,7 +117,7 @@ export class PipeRoom {
   private nackFlushScheduled = false;
   private detached = false;
   readonly stats: PipeRoomStats = { skipped: 0, keyframeRequestsIn: 0, repairsSent: 0, nacksToPublisher: 0, keyframeRequestsOut: 0, nacksOut: 0 };
-  private readonly listeners: { [K in 'memberjoined' | 'memberleft' | 'produceradded' | 'producerremoved' | 'fanoutlabel' | 'fanout']: (...a: never[]) => void };
+  private readonly listeners: { [K in 'memberjoined' | 'memberleft' | 'produceradded' | 'producerremoved' | 'fanoutlabel' | 'fanout' | 'layers']: (...a: never[]) => void };
 
   constructor(
     readonly room: Room,
@@ -127,6 +130,7 @@ export class PipeRoom {
       producerremoved: (p: Producer) => this.unpipeOut(p),
       fanoutlabel: (label: string) => link.sendControl({ t: 'fanoutLabel', label }),
       fanout: (label: string, data: string | Buffer) => link.sendControl({ t: 'fanout', label, data: typeof data === 'string' ? data : new Uint8Array(data) }),
+      layers: (streamId: string, layers: readonly number[]) => link.sendControl({ t: 'layers', streamId, layers: [...layers] }),
     };
     for (const [ev, fn] of Object.entries(this.listeners)) room.on(ev as 'close', fn as () => void);
     link.handlers = {
@@ -249,6 +253,12 @@ export class PipeRoom {
         else x.producer.resume();
         return;
       }
+      case 'sr': {
+        const x = this.in.get(m.id);
+        if (!x) this.link.drops.unknownProducer++;
+        else x.producer.onSenderReport(m.encoding, m.ntpSec, m.ntpFrac, m.rtp, performance.now());
+        return;
+      }
       case 'keyframe':
       case 'nack':
       case 'wanted':
@@ -256,6 +266,9 @@ export class PipeRoom {
         return;
       case 'fanoutLabel':
         this.room.addFanoutLabel(undefined, m.label);
+        return;
+      case 'layers':
+        this.room.announceLayers(undefined, m.streamId, m.layers);
         return;
       case 'fanout':
         this.room.fanoutFromPipe(m.label, typeof m.data === 'string' ? m.data : Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));

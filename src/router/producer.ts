@@ -211,6 +211,8 @@ export interface ProducerEvents {
   consumer: [consumer: Consumer];
   /** A consumer stopped reading this producer. */
   consumerclose: [consumer: Consumer];
+  /** A sender report of an encoding was taken (pipes pass it on: consumers elsewhere align layers with it). */
+  senderreport: [encodingIndex: number, ntpSec: number, ntpFrac: number, rtpTimestamp: number];
 }
 
 const ION_RIDS = new Set(['q', 'h', 'f']);
@@ -419,6 +421,14 @@ export class Producer extends EventEmitter<ProducerEvents> {
   requestRetransmission(encodingIndex: number, seqs: readonly number[]): void {
     const enc = this.encodings[encodingIndex];
     if (enc && !this._closed && seqs.length > 0) this.opts.requestRetransmission?.(this, enc, seqs);
+  }
+
+  /** A sender report (RFC 3550 6.4.1) for encoding `encodingIndex`, from the publisher or a pipe. */
+  onSenderReport(encodingIndex: number, ntpSec: number, ntpFrac: number, rtpTimestamp: number, arrivalMs: number): void {
+    const enc = this.encodings[encodingIndex];
+    if (!enc || this._closed) return;
+    enc.onSenderReport(ntpSec, ntpFrac, rtpTimestamp, arrivalMs);
+    this.emit('senderreport', encodingIndex, ntpSec, ntpFrac, rtpTimestamp);
   }
 
   /** A consumer's store miss (see `ProducerOptions.retransmitMiss`). */

@@ -91,6 +91,8 @@ export interface RoomEvents {
   /** A local member opened a fan-out data channel label / sent a fan-out message (pipes carry them on). */
   fanoutlabel: [label: string];
   fanout: [label: string, data: string | Buffer];
+  /** A local publisher announced the simulcast layers of a stream (pipes carry it on). */
+  layers: [streamId: string, layers: readonly number[]];
 }
 
 export class Room extends EventEmitter<RoomEvents> {
@@ -274,8 +276,10 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Copies a message to every other member's channel with that label (text stays text). */
   /** A member announced which simulcast layers of its stream it sends: every other member adapts. */
-  announceLayers(from: RoomMember, streamId: string, layers: readonly number[]): void {
+  announceLayers(from: RoomMember | undefined, streamId: string, layers: readonly number[]): void {
     for (const m of this.members.values()) if (m !== from) m.onPublisherLayers(streamId, layers);
+    // From a pipe (`from` undefined) it stops here: every part of the room hears its publishers itself.
+    if (from) this.emit('layers', streamId, layers);
   }
 
   fanout(from: RoomMember, label: string, data: string | Buffer): void {

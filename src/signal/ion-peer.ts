@@ -820,7 +820,7 @@ export class IonPeer implements SignalSession, RoomMember {
       if (!route || route.rtx) continue;
       // RFC 3550 6.4.1: NTP seconds, fraction, then the RTP timestamp of the same instant.
       const o = cur.offset;
-      route.encoding.onSenderReport(buf.readUInt32BE(o + 8), buf.readUInt32BE(o + 12), buf.readUInt32BE(o + 16), performance.now());
+      route.producer.onSenderReport(route.encoding.index, buf.readUInt32BE(o + 8), buf.readUInt32BE(o + 12), buf.readUInt32BE(o + 16), performance.now());
     }
     if (cur.error !== null) this.drops.rtcpMalformed++;
   }

@@ -95,21 +95,29 @@ function linkPair(): [PipeLink, PipeLink] {
   return [a, b];
 }
 
-function member(uid: string, producers: Producer[] = []): RoomMember & { added: Producer[] } {
+interface FakeMember extends RoomMember {
+  added: Producer[];
+  /** What reached the member: fan-out labels and messages, publisher layer announcements. */
+  heard: string[];
+}
+
+function member(uid: string, producers: Producer[] = []): FakeMember {
   const added: Producer[] = [];
+  const heard: string[] = [];
   return {
     uid,
     producers,
     added,
+    heard,
     rtcpStats: {},
     onProducerAdded: (p) => added.push(p),
     onSpeakerDecision: () => undefined,
     setLastN: () => undefined,
-    onFanoutLabel: () => undefined,
-    onFanoutMessage: () => undefined,
+    onFanoutLabel: (label) => heard.push(`label ${label}`),
+    onFanoutMessage: (label, data) => heard.push(`${label}: ${typeof data === 'string' ? data : `bytes ${data.toString('hex')}`}`),
     sendApi: () => undefined,
     setPreferredLayers: () => 0,
-    onPublisherLayers: () => undefined,
+    onPublisherLayers: (streamId, layers) => heard.push(`layers ${streamId} ${layers.join(',')}`),
     tick: () => undefined,
     egressStats: () => ({ packets: 0, bytes: 0 }),
     close: () => undefined,
@@ -188,6 +196,10 @@ t.test('a track piped to another room part: media, keyframe requests, NACKs, wan
   t.equal(asked.retransmissions.length, 1, 'the publisher is NACKed for the packet');
   t.equal(pb.stats.nacksOut, 2, 'B sent two NACKs up the pipe');
 
+  // Sender reports travel (consumers on B align simulcast layers with them).
+  source.onSenderReport(0, 3_900_000_000, 0x80000000, 123_456, performance.now());
+  t.same([piped.encodings[0]!.srRtp, piped.encodings[0]!.srNtpMs], [123_456, source.encodings[0]!.srNtpMs], "the publisher's sender report reached B");
+
   // Pause travels; the consumer going away stops the piping.
   source.pause();
   t.ok(piped.paused, 'pause reaches B');
@@ -219,4 +231,28 @@ t.test('a track piped to another room part: media, keyframe requests, NACKs, wan
   pb.detach(false);
   t.same(roomB.pipedProducers, [], 'the link closed: its tracks are gone from B');
   t.equal(roomB.remoteMembers, 0);
+});
+
+t.test('fan-out data channels and layer announcements cross the pipe once, both ways', async (t) => {
+  const roomA = new Room('r');
+  const roomB = new Room('r');
+  t.teardown(() => {
+    roomA.close();
+    roomB.close();
+  });
+  const a = member('a');
+  const b = member('b');
+  roomA.join(a);
+  roomB.join(b);
+  const [la, lb] = linkPair();
+  const pa = new PipeRoom(roomA, la);
+  const pb = new PipeRoom(roomB, lb);
+  roomA.addFanoutLabel(a, 'chat');
+  roomA.fanout(a, 'chat', 'hello');
+  roomB.fanout(b, 'chat', Buffer.from([1, 2]));
+  roomA.announceLayers(a, 'stream-a', [0, 1]);
+  t.same(b.heard, ['label chat', 'chat: hello', 'layers stream-a 0,1'], 'B heard A');
+  t.same(a.heard, ['chat: bytes 0102'], 'A heard B once (nothing echoed back)');
+  pa.detach(true);
+  pb.detach(true);
 });
