@@ -40,6 +40,7 @@ class Outgoing implements ProducerTap {
     readonly producer: Producer,
     readonly owner: string,
     private readonly link: PipeLink,
+    onClose: () => void,
   ) {
     const pause = (): void => link.sendControl({ t: 'paused', id, paused: true });
     const resume = (): void => link.sendControl({ t: 'paused', id, paused: false });
@@ -47,7 +48,10 @@ class Outgoing implements ProducerTap {
     producer.on('pause', pause);
     producer.on('resume', resume);
     producer.on('senderreport', sr);
+    producer.once('close', onClose);
     this.unwatch = () => {
+      // A pipe room that detaches must not stay reachable from a producer that lives on.
+      producer.off('close', onClose);
       producer.off('pause', pause);
       producer.off('resume', resume);
       producer.off('senderreport', sr);
@@ -167,11 +171,10 @@ export class PipeRoom {
     if (p.closed) return;
     let o = this.out.get(p);
     if (!o) {
-      o = new Outgoing(this.nextId++ & 0xffff, p, owner, this.link);
+      o = new Outgoing(this.nextId++ & 0xffff, p, owner, this.link, () => this.unpipeOut(p));
       this.out.set(p, o);
       this.outById.set(o.id, o);
       p.addTap(o);
-      p.once('close', () => this.unpipeOut(p));
     }
     this.link.sendControl({ t: 'producer', id: o.id, owner, producer: o.describe() });
   }
