@@ -118,6 +118,7 @@ export class Sfu {
         logger: log,
         webhooks: this.webhooks,
         onRefusal,
+        roomShardFanout: config.roomShardFanout,
       });
       this.plane = this.pool;
       this.roomRegistry = new RoomRegistry();
@@ -183,6 +184,11 @@ export class Sfu {
   /** Which shard holds room `sid` (undefined in-thread or when no peer of it is here). */
   shardOf(sid: string): number | undefined {
     return this.pool?.shardOf(sid);
+  }
+
+  /** The shards room `sid` spans (home first) and its sessions on each; empty in-thread. */
+  shardsOf(sid: string): { shard: number; sessions: number }[] {
+    return this.pool?.shardsOf(sid) ?? [];
   }
 
   /** Test hook (`shardTestHooks`): makes shard `index` exit, throw or spin, as a data-plane bug would. */

@@ -39,6 +39,12 @@ export interface SfuConfig {
    * thread (the library default, `Sfu.create()`); the daemon defaults to one per core.
    */
   shards: number;
+  /**
+   * Members of one room on one shard before new joiners of the room go to
+   * another shard (its publishers' packets are then piped there, once per
+   * shard). 0: a room never leaves its shard.
+   */
+  roomShardFanout: number;
   logLevel: LevelWithSilent;
   /** Force pretty logs on/off; undefined = pretty on a TTY. */
   logPretty: boolean | undefined;
@@ -96,6 +102,7 @@ export function defaultConfig(): SfuConfig {
     udpHost: '127.0.0.1',
     announcedIp: '127.0.0.1',
     shards: availableParallelism(),
+    roomShardFanout: 400,
     logLevel: 'info',
     logPretty: undefined,
     tlsCert: undefined,
@@ -216,6 +223,15 @@ export const OPTIONS: readonly ConfigOption[] = [
     default: 'number of cores',
     description: 'data-plane worker threads, each with its own media port (`udp-port` + i); 0 runs the data plane in the main thread',
     set: (c, v) => (c.shards = v),
+  }),
+  option({
+    name: 'room-shard-fanout',
+    arg: 'N',
+    type: intType(0, 1_000_000),
+    default: '400',
+    description:
+      'members of one room on one shard before new joiners go to another shard (the publishers\' packets are piped there once per shard); 0 keeps every room on one shard',
+    set: (c, v) => (c.roomShardFanout = v),
   }),
   option({
     name: 'log-level',

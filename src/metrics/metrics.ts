@@ -423,6 +423,8 @@ export class SfuMetrics {
   private watchRoom(room: Room): void {
     room.once('close', () => (this.retired.policy.speakerChanges += room.speakerStats.speakerChanges));
     room.on('produceradded', (member, producer) => this.watchProducer(member, producer));
+    // A track piped from another shard: its ingress counts there, its consumers here.
+    room.on('pipedproducer', (producer) => producer.on('consumer', (c) => this.watchConsumer(c)));
     room.on('memberleft', (m) => this.retirePeer(m));
   }
 

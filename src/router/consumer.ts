@@ -669,6 +669,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const slot = store ? store.get(q.srcSeq[i]!, now) : -1;
     if (!store || slot < 0) {
       this.stats.retransmitMisses++;
+      this.producer.retransmitMiss(q.encoding[i]!, q.srcSeq[i]!);
       return false;
     }
     const off = store.offsetOf(slot);

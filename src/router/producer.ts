@@ -85,6 +85,24 @@ export interface ProducerOptions {
    * `ProducerEncoding.keyframe.pending`).
    */
   requestKeyframe?: (producer: Producer, encoding: ProducerEncoding, kind: KeyframeRequestKind) => void;
+  /**
+   * A consumer was NACKed for packets (16-bit seqs) of `encoding` that the
+   * store no longer (or never) had. A producer fed by a pipe asks the far
+   * side; a publisher's producer ignores it (its own NACK generator already
+   * asked for every gap it saw).
+   */
+  retransmitMiss?: (producer: Producer, encoding: ProducerEncoding, seq: number) => void;
+  /** Asks the publisher to resend packets (16-bit seqs) of `encoding` (a NACK from a pipe the store could not serve). */
+  requestRetransmission?: (producer: Producer, encoding: ProducerEncoding, seqs: readonly number[]) => void;
+}
+
+/**
+ * Sees every packet the producer forwards, before its consumers do (the
+ * pipe to other shards holding subscribers of the room). Called
+ * synchronously with the reused context: copy what must outlive the call.
+ */
+export interface ProducerTap {
+  onPacket(ctx: PacketContext): void;
 }
 
 /**
@@ -191,6 +209,10 @@ export interface ProducerEvents {
   layerschange: [];
   /** A consumer started reading this producer (metrics follow consumers through this). */
   consumer: [consumer: Consumer];
+  /** A consumer stopped reading this producer. */
+  consumerclose: [consumer: Consumer];
+  /** A sender report of an encoding was taken (pipes pass it on: consumers elsewhere align layers with it). */
+  senderreport: [encodingIndex: number, ntpSec: number, ntpFrac: number, rtpTimestamp: number];
 }
 
 const ION_RIDS = new Set(['q', 'h', 'f']);
@@ -212,6 +234,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
   private readonly codecByPt: (RouterCodec | undefined)[] = new Array<RouterCodec | undefined>(128);
   private readonly ctx: PacketContext;
   private consumers: Consumer[] = [];
+  private taps: ProducerTap[] = [];
   /** Receives each packet's RFC 6464 level (set by the room's audio-level observer). */
   audioLevelSink: ((level: number) => void) | undefined;
   /**
@@ -284,6 +307,11 @@ export class Producer extends EventEmitter<ProducerEvents> {
 
   get closed(): boolean {
     return this._closed;
+  }
+
+  /** What it was created with (a pipe describes the producer to the far side from it). */
+  get options(): Readonly<ProducerOptions> {
+    return this.opts;
   }
 
   get paused(): boolean {
@@ -370,8 +398,43 @@ export class Producer extends EventEmitter<ProducerEvents> {
       this.stats.notLoudestBytes += length;
       return;
     }
+    const taps = this.taps;
+    for (let i = 0; i < taps.length; i++) taps[i]!.onPacket(ctx);
     const list = this.consumers;
     for (let i = 0; i < list.length; i++) list[i]!.forward(ctx);
+  }
+
+  /**
+   * A retransmission that came back over a pipe for a consumer's NACK: kept
+   * in the store (the subscriber's next NACK is served from it) and counted
+   * as received, but not forwarded (the consumers moved past it).
+   */
+  receiveRepair(view: RtpView, length: number, arrivalMs: number, encodingIndex: number): void {
+    const enc = this.encodings[encodingIndex];
+    if (this._closed || !enc?.store || !enc.nack) return;
+    const extSeq = enc.seq.peek(view.sequenceNumber);
+    enc.nack.onPacket(extSeq, arrivalMs);
+    enc.store.store(view.buf, view.offset, length, extSeq, arrivalMs);
+  }
+
+  /** Packets the store could not serve to a pipe: asked of the publisher (see `ProducerOptions.requestRetransmission`). */
+  requestRetransmission(encodingIndex: number, seqs: readonly number[]): void {
+    const enc = this.encodings[encodingIndex];
+    if (enc && !this._closed && seqs.length > 0) this.opts.requestRetransmission?.(this, enc, seqs);
+  }
+
+  /** A sender report (RFC 3550 6.4.1) for encoding `encodingIndex`, from the publisher or a pipe. */
+  onSenderReport(encodingIndex: number, ntpSec: number, ntpFrac: number, rtpTimestamp: number, arrivalMs: number): void {
+    const enc = this.encodings[encodingIndex];
+    if (!enc || this._closed) return;
+    enc.onSenderReport(ntpSec, ntpFrac, rtpTimestamp, arrivalMs);
+    this.emit('senderreport', encodingIndex, ntpSec, ntpFrac, rtpTimestamp);
+  }
+
+  /** A consumer's store miss (see `ProducerOptions.retransmitMiss`). */
+  retransmitMiss(encodingIndex: number, seq: number): void {
+    const enc = this.encodings[encodingIndex];
+    if (enc && !this._closed) this.opts.retransmitMiss?.(this, enc, seq);
   }
 
   private onKeyframe(enc: ProducerEncoding, codec: RouterCodec, arrivalMs: number): void {
@@ -430,6 +493,15 @@ export class Producer extends EventEmitter<ProducerEvents> {
 
   removeConsumer(c: Consumer): void {
     this.consumers = this.consumers.filter((x) => x !== c);
+    this.emit('consumerclose', c);
+  }
+
+  addTap(t: ProducerTap): void {
+    if (!this.taps.includes(t)) this.taps = [...this.taps, t];
+  }
+
+  removeTap(t: ProducerTap): void {
+    this.taps = this.taps.filter((x) => x !== t);
   }
 
   get consumerCount(): number {
@@ -454,6 +526,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
     this._closed = true;
     const list = this.consumers;
     this.consumers = [];
+    this.taps = [];
     for (const c of list) c.producerClosed();
     this.emit('close');
     // A closed producer can stay referenced for long (a subscriber keeps an ended
@@ -462,6 +535,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
     // (and their retransmission stores) alive. Found by the churn soak.
     for (const e of this.encodings) e.store = undefined;
     this.opts.requestKeyframe = undefined;
+    this.opts.retransmitMiss = undefined;
+    this.opts.requestRetransmission = undefined;
     this.audioLevelSink = undefined;
   }
 

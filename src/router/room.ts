@@ -86,11 +86,25 @@ export interface RoomEvents {
   produceradded: [member: RoomMember, producer: Producer];
   /** A track of a member went away (unpublished, or its member left). */
   producerremoved: [producer: Producer];
+  /** A track of a member in another part of the room arrived over a pipe (metrics follow its consumers). */
+  pipedproducer: [producer: Producer];
+  /** A local member opened a fan-out data channel label / sent a fan-out message (pipes carry them on). */
+  fanoutlabel: [label: string];
+  fanout: [label: string, data: string | Buffer];
+  /** A local publisher announced the simulcast layers of a stream (pipes carry it on). */
+  layers: [streamId: string, layers: readonly number[]];
 }
 
 export class Room extends EventEmitter<RoomEvents> {
   readonly sid: string;
   private readonly members = new Map<string, RoomMember>();
+  /** Tracks of members in other parts of the room (other shards), fed by pipes. */
+  private piped: Producer[] = [];
+  /**
+   * Members in other parts of the room (kept by the pipes): they count for
+   * the room's size (last-N), not for `memberCount`, which is this part's.
+   */
+  remoteMembers = 0;
   private readonly fanoutLabels = new Set<string>();
   /** The last audioLevels message, so a newcomer learns who speaks without waiting for a change. */
   private lastSpeakers: string | undefined;
@@ -180,15 +194,41 @@ export class Room extends EventEmitter<RoomEvents> {
     this.emit('memberjoined', member);
   }
 
-  /** Existing producers of the other members, for a new subscriber. */
+  /** Existing producers of the other members (here and piped from elsewhere), for a new subscriber. */
   producersFor(member: RoomMember): Producer[] {
     const out: Producer[] = [];
     for (const m of this.members.values()) if (m !== member) out.push(...m.producers);
+    out.push(...this.piped);
     return out;
+  }
+
+  get pipedProducers(): readonly Producer[] {
+    return this.piped;
+  }
+
+  /** A track from another part of the room arrived over a pipe: every member here gets it. */
+  addPipedProducer(producer: Producer): void {
+    this.piped = [...this.piped, producer];
+    this.observeAudio(producer);
+    for (const m of this.members.values()) m.onProducerAdded(producer);
+    this.emit('pipedproducer', producer);
+  }
+
+  /** A piped track went away (its owner closed it, left, or the pipe closed); the caller closes it. */
+  removePipedProducer(producer: Producer): void {
+    const before = this.piped.length;
+    this.piped = this.piped.filter((p) => p !== producer);
+    if (this.piped.length !== before) this.forgetAudio(producer);
   }
 
   /** A member published a track: every other member gets it. */
   producerAdded(from: RoomMember, producer: Producer): void {
+    this.observeAudio(producer);
+    for (const m of this.members.values()) if (m !== from) m.onProducerAdded(producer);
+    this.emit('produceradded', from, producer);
+  }
+
+  private observeAudio(producer: Producer): void {
     if (producer.kind === 'audio') {
       const observer = this.audioLevels;
       const handle = observer.addStream(producer.streamId);
@@ -204,14 +244,17 @@ export class Room extends EventEmitter<RoomEvents> {
         ranking.level(id, level, now);
       };
     }
-    for (const m of this.members.values()) if (m !== from) m.onProducerAdded(producer);
-    this.emit('produceradded', from, producer);
   }
 
   producerRemoved(producer: Producer): void {
     this.emit('producerremoved', producer);
+    this.forgetAudio(producer);
+  }
+
+  private forgetAudio(producer: Producer): void {
     if (producer.kind !== 'audio') return;
-    const stillThere = this.producers.some((p) => p !== producer && p.kind === 'audio' && p.streamId === producer.streamId);
+    const same = (p: Producer): boolean => p !== producer && p.kind === 'audio' && p.streamId === producer.streamId;
+    const stillThere = this.producers.some(same) || this.piped.some(same);
     if (!stillThere) {
       this.audioLevels.removeStream(producer.streamId);
       this.dominantSpeaker.removeSpeaker(producer.streamId);
@@ -219,21 +262,34 @@ export class Room extends EventEmitter<RoomEvents> {
     }
   }
 
-  /** A member opened a data channel with a label other than `ion-sfu`: fan it out. */
-  addFanoutLabel(from: RoomMember, label: string): void {
+  /** A member (undefined: one elsewhere, over a pipe) opened a data channel with a label other than `ion-sfu`: fan it out. */
+  addFanoutLabel(from: RoomMember | undefined, label: string): void {
     if (this.fanoutLabels.has(label)) return;
     this.fanoutLabels.add(label);
     for (const m of this.members.values()) if (m !== from) m.onFanoutLabel(label);
+    this.emit('fanoutlabel', label);
+  }
+
+  get fanoutLabelList(): string[] {
+    return [...this.fanoutLabels];
   }
 
   /** Copies a message to every other member's channel with that label (text stays text). */
   /** A member announced which simulcast layers of its stream it sends: every other member adapts. */
-  announceLayers(from: RoomMember, streamId: string, layers: readonly number[]): void {
+  announceLayers(from: RoomMember | undefined, streamId: string, layers: readonly number[]): void {
     for (const m of this.members.values()) if (m !== from) m.onPublisherLayers(streamId, layers);
+    // From a pipe (`from` undefined) it stops here: every part of the room hears its publishers itself.
+    if (from) this.emit('layers', streamId, layers);
   }
 
   fanout(from: RoomMember, label: string, data: string | Buffer): void {
     for (const m of this.members.values()) if (m !== from) m.onFanoutMessage(label, data);
+    this.emit('fanout', label, data);
+  }
+
+  /** A fan-out message from a member elsewhere (a pipe): every member here gets it, no pipe does again. */
+  fanoutFromPipe(label: string, data: string | Buffer): void {
+    for (const m of this.members.values()) m.onFanoutMessage(label, data);
   }
 
   leave(member: RoomMember): void {
@@ -283,7 +339,7 @@ export class Room extends EventEmitter<RoomEvents> {
       order,
       dominant: this.dominantSpeakerStreamId,
       screens,
-      lastN: min > 0 && this.members.size >= min ? this.policy.lastN : undefined,
+      lastN: min > 0 && this.members.size + this.remoteMembers >= min ? this.policy.lastN : undefined,
       othersMaxLayer: this.policy.othersMaxLayer,
     };
     for (const m of this.members.values()) m.onSpeakerDecision(decision);

@@ -16,6 +16,7 @@ import { RoomRegistry, type RoomPolicyOptions } from '../router/room.js';
 import type { PreferredLayers } from '../router/consumer.js';
 import { IonPeer } from '../signal/ion-peer.js';
 import type { LinkQualitySink } from '../metrics/link-quality.js';
+import { PipeHub, type PipeTotals } from './pipe-hub.js';
 import type { MemberOutcome, RemovePeerOutcome, RoomDetail, RoomSummary, SignalNotifier } from '../signal/jsonrpc/types.js';
 
 /** The settings a data-plane unit reads (plain values: they cross into workers). */
@@ -51,6 +52,8 @@ export interface ShardLoad {
   rooms: number;
   peers: number;
   transports: number;
+  /** Pipes to other shards (cumulative counters; absent in-thread and before the first report). */
+  pipe?: PipeTotals;
 }
 
 /** What a session needs from its owner besides the notifier (metrics hooks). */
@@ -61,6 +64,8 @@ export interface SessionHooks {
 
 export class ShardHost {
   readonly rooms: RoomRegistry;
+  /** Links to other shards for rooms that span them. */
+  readonly pipes: PipeHub;
   private media: WebRtcServer | undefined;
   private readonly log: Logger;
   private lastLoadAt = performance.now();
@@ -74,6 +79,7 @@ export class ShardHost {
       { intervalMs: c.audioLevelIntervalMs, threshold: c.audioLevelThreshold, filter: c.audioLevelFilter },
       { lastN: c.lastN, lastNMinParticipants: c.lastNMinParticipants, loudestK: c.loudestK, ...opts.roomPolicy },
     );
+    this.pipes = new PipeHub(this.rooms, this.log.child({ sub: 'pipe' }));
     this.rooms.on('room', (room) => {
       const roomLog = this.log.child({ sub: 'room', sid: room.sid });
       roomLog.info('room opened');
@@ -194,6 +200,7 @@ export class ShardHost {
       rooms: 0,
       peers: 0,
       transports: this.media?.transportCount ?? 0,
+      pipe: this.pipes.totals(),
     };
     this.lastLoadAt = now;
     this.lastElu = elu;
@@ -202,16 +209,18 @@ export class ShardHost {
       load.rooms++;
       load.peers += room.memberCount;
       for (const p of room.producers) load.consumers += p.consumerCount;
+      for (const p of room.pipedProducers) load.consumers += p.consumerCount;
     }
     return load;
   }
 
   getStats(): Record<string, unknown> {
-    return { media: this.media?.getStats() };
+    return { media: this.media?.getStats(), pipe: this.pipes.totals() };
   }
 
   /** Closes every room (their peers with them) and the media sockets. */
   async close(): Promise<void> {
+    this.pipes.closeAll();
     this.rooms.closeAll();
     await this.media?.close();
   }

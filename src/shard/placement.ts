@@ -37,3 +37,32 @@ export function pickShard(candidates: readonly PlacementCandidate[]): number {
   });
   return best;
 }
+
+/**
+ * Where a new member of a room that is already placed goes (issue 7, rooms
+ * larger than a shard). `members[i]` is how many members of the room shard
+ * i holds (undefined: the room is not on it). The room's shards in the
+ * order they were added (`order`) are tried first, the first with fewer than
+ * `fanout` members wins, so the home shard fills before spill shards do.
+ * When all are full, the least-loaded shard the room is not on yet (its
+ * publishers' packets are then piped there); when there is none, the room's
+ * shard with the fewest members. `fanout` 0: always the home shard.
+ * -1 when no shard is up.
+ */
+export function pickRoomShard(
+  candidates: readonly PlacementCandidate[],
+  members: readonly (number | undefined)[],
+  order: readonly number[],
+  fanout: number,
+): number {
+  const up = (i: number): boolean => candidates[i]?.up === true;
+  const inRoom = order.filter(up);
+  if (fanout <= 0) return inRoom[0] ?? pickShard(candidates);
+  const roomy = inRoom.find((i) => (members[i] ?? 0) < fanout);
+  if (roomy !== undefined) return roomy;
+  const others = pickShard(candidates.map((c, i) => ({ ...c, up: c.up && members[i] === undefined })));
+  if (others >= 0) return others;
+  let best = -1;
+  for (const i of inRoom) if (best < 0 || (members[i] ?? 0) < (members[best] ?? 0)) best = i;
+  return best >= 0 ? best : pickShard(candidates);
+}

@@ -2,10 +2,15 @@
  * The data plane in N worker shards (DESIGN.md "Planes and threads").
  *
  * Placement (placement.ts): a new room goes to the least-loaded shard that is
- * up, by the load each reports with its heartbeat. Every peer of a room goes to
- * the room's shard; the room -> shard entry lives while a session of the room
- * does (counted here, so a room closing on the shard while a join for it is on
- * its way cannot split the room across shards).
+ * up, by the load each reports with its heartbeat. Peers of a room go to the
+ * room's shard until it holds `roomShardFanout` of them; later ones go to
+ * another shard (the least loaded), and the main thread gives each pair of
+ * the room's shards a pipe (a MessageChannel, one port to each): every
+ * publisher's packets cross it once per shard, feedback comes back (see
+ * src/pipe/). The room -> shards entry counts the sessions of the room on
+ * each shard (joined or joining), so a room closing on a shard while a join
+ * for it is on its way cannot lose its place; a shard whose count drops to
+ * zero leaves the room and its pipes close.
  *
  * Supervision: a shard that exits, throws or misses heartbeats for 2 s
  * (shard-worker.ts) is terminated; its peers' sockets are closed with the
@@ -36,7 +41,8 @@ import type { ShardLoad } from './host.js';
 import type { DtlsCertificate } from '../dtls/certificate.js';
 import type { CrashMode, SessionNote, ShardInit, ShardOp, ShardOps } from './protocol.js';
 import { ShardWorker } from './shard-worker.js';
-import { pickShard } from './placement.js';
+import { pickRoomShard, pickShard } from './placement.js';
+import { MessageChannel } from 'node:worker_threads';
 
 export interface ShardPoolOptions {
   count: number;
@@ -47,6 +53,8 @@ export interface ShardPoolOptions {
   logger: Logger;
   webhooks?: Pick<WebhookNotifier, 'send'>;
   onRefusal?: (reason: 'tooManyDataChannels') => void;
+  /** Members of a room on one shard before new ones go to another (0: never). */
+  roomShardFanout?: number;
 }
 
 const RESTART_BACKOFF_MS = [0, 500, 1000, 2000, 5000];
@@ -67,9 +75,8 @@ interface Slot {
 }
 
 interface RoomEntry {
-  slot: Slot;
-  /** Sessions of the room (joined or joining). */
-  sessions: number;
+  /** The room's shards in the order they were added (the first is its home), with its sessions there (joined or joining). */
+  slots: Map<Slot, number>;
 }
 
 export class ShardPool implements DataPlane {
@@ -114,7 +121,7 @@ export class ShardPool implements DataPlane {
       {
         note: (session, note) => this.onNote(slot, session, note),
         log: (line) => this.relayLog(line),
-        webhook: (event, body) => this.opts.webhooks?.send(event as WebhookEventName, body as Parameters<WebhookNotifier['send']>[1]),
+        webhook: (event, body) => this.onWebhook(slot, event, body),
         refusal: (reason) => this.opts.onRefusal?.(reason),
         load: (load) => {
           slot.load = load;
@@ -156,7 +163,7 @@ export class ShardPool implements DataPlane {
     slot.load = NO_LOAD;
     const affected = [...this.sessions.values()].filter((s) => s.slot === slot);
     this.log.error({ shard: slot.index, reason, peers: affected.length }, 'shard failed: disconnecting its peers and restarting it');
-    for (const [sid, entry] of this.rooms) if (entry.slot === slot) this.rooms.delete(sid);
+    for (const [sid, entry] of this.rooms) if (entry.slots.has(slot)) this.leaveRoom(sid, entry, slot);
     for (const s of affected) s.detach(`media shard ${slot.index} failed (${reason}): join again`);
     void this.restart(slot);
   }
@@ -175,6 +182,19 @@ export class ShardPool implements DataPlane {
         this.log.error({ shard: slot.index, err: (err as Error).message, attempt }, 'shard restart failed');
       }
     }
+  }
+
+  /**
+   * A shard's room event, to the webhook. A room spanning shards starts and
+   * finishes on each of them: the room starts with its home shard and
+   * finishes with the last shard it leaves, so the others' are left out.
+   */
+  private onWebhook(slot: Slot, event: string, body: unknown): void {
+    const sid = (body as { room?: { sid?: unknown } } | undefined)?.room?.sid;
+    const entry = typeof sid === 'string' ? this.rooms.get(sid) : undefined;
+    if (entry && event === 'room_started' && entry.slots.keys().next().value !== slot) return;
+    if (entry && event === 'room_finished' && [...entry.slots.keys()].some((s) => s !== slot)) return;
+    this.opts.webhooks?.send(event as WebhookEventName, body as Parameters<WebhookNotifier['send']>[1]);
   }
 
   /** A shard's pino line, through this thread's logger (its level already applied in the shard). */
@@ -202,20 +222,60 @@ export class ShardPool implements DataPlane {
     return new ShardedSession(this, notify);
   }
 
-  /** Places a joining session: its room's shard, or the least-loaded one for a new room. */
+  /** Places a joining session: a shard of its room with room to spare, another shard, or the least-loaded one for a new room. */
   attach(session: ShardedSession, sid: string): { slot: Slot; id: number } {
     let entry = this.rooms.get(sid);
+    let slot: Slot;
     if (!entry) {
-      const slot = this.leastLoaded();
+      slot = this.leastLoaded();
       slot.placedSinceReport++;
-      entry = { slot, sessions: 0 };
+      entry = { slots: new Map([[slot, 0]]) };
       this.rooms.set(sid, entry);
       this.log.debug({ sid, shard: slot.index }, 'room placed');
+    } else {
+      const members = this.slots.map((s) => entry!.slots.get(s));
+      const order = [...entry.slots.keys()].map((s) => s.index);
+      const i = pickRoomShard(this.candidates(), members, order, this.opts.roomShardFanout ?? 0);
+      const picked = this.slots[i];
+      if (!picked) throw new SfuError('ERR_SFUD_SHARD', 'no media shard is available: try again');
+      slot = picked;
+      if (!entry.slots.has(slot)) this.spill(sid, entry, slot);
     }
-    entry.sessions++;
+    entry.slots.set(slot, (entry.slots.get(slot) ?? 0) + 1);
     const id = this.nextSession++;
     this.sessions.set(id, session);
-    return { slot: entry.slot, id };
+    return { slot, id };
+  }
+
+  /**
+   * Room `sid` grows onto `slot`: a pipe to each of its shards. Posted before
+   * the join that follows on the same port, so the shard has it when the
+   * member arrives.
+   */
+  private spill(sid: string, entry: RoomEntry, slot: Slot): void {
+    slot.placedSinceReport++;
+    for (const other of entry.slots.keys()) {
+      const { port1, port2 } = new MessageChannel();
+      if (!slot.worker || !other.worker) {
+        port1.close();
+        port2.close();
+        continue;
+      }
+      slot.worker.pipe(sid, other.index, port1);
+      other.worker.pipe(sid, slot.index, port2);
+    }
+    entry.slots.set(slot, 0);
+    this.log.debug({ sid, shard: slot.index, shards: [...entry.slots.keys()].map((s) => s.index) }, 'room spans another shard');
+  }
+
+  /** `slot` no longer holds members of room `sid` (they left, or the shard failed): its pipes close. */
+  private leaveRoom(sid: string, entry: RoomEntry, slot: Slot): void {
+    entry.slots.delete(slot);
+    for (const other of entry.slots.keys()) {
+      other.worker?.unpipe(sid, slot.index);
+      slot.worker?.unpipe(sid, other.index);
+    }
+    if (entry.slots.size === 0) this.rooms.delete(sid);
   }
 
   /** The session left (its socket closed, or its join failed). */
@@ -223,11 +283,18 @@ export class ShardPool implements DataPlane {
     this.sessions.delete(id);
     slot.worker?.closeSession(id);
     const entry = this.rooms.get(sid);
-    if (entry?.slot === slot && --entry.sessions <= 0) this.rooms.delete(sid);
+    const n = entry?.slots.get(slot);
+    if (!entry || n === undefined) return;
+    if (n <= 1) this.leaveRoom(sid, entry, slot);
+    else entry.slots.set(slot, n - 1);
+  }
+
+  private candidates(): { up: boolean; load: ShardLoad; placedSinceReport: number }[] {
+    return this.slots.map((s) => ({ up: s.state === 'up', load: s.load, placedSinceReport: s.placedSinceReport }));
   }
 
   private leastLoaded(): Slot {
-    const i = pickShard(this.slots.map((s) => ({ up: s.state === 'up', load: s.load, placedSinceReport: s.placedSinceReport })));
+    const i = pickShard(this.candidates());
     const slot = this.slots[i];
     if (!slot) throw new SfuError('ERR_SFUD_SHARD', 'no media shard is available: try again');
     return slot;
@@ -239,51 +306,91 @@ export class ShardPool implements DataPlane {
     return w.call(op, args, timeoutMs);
   }
 
-  // ---- the admin API: the owning shard, or every shard that is up ----
+  // ---- the admin API: the room's shards (each answers for its own members), or every shard that is up ----
 
   private owners(sid: string): Slot[] {
-    const owner = this.rooms.get(sid)?.slot;
-    return owner ? [owner] : this.slots.filter((s) => s.state === 'up');
+    const entry = this.rooms.get(sid);
+    return entry ? [...entry.slots.keys()] : this.slots.filter((s) => s.state === 'up');
   }
 
-  /** Asks the owners until one finds the room (`notFound` says it did not). */
-  private async first<K extends ShardOp>(sid: string, op: K, args: ShardOps[K][0], notFound: (r: ShardOps[K][1]) => boolean, none: ShardOps[K][1]): Promise<ShardOps[K][1]> {
+  /**
+   * Asks the owners until one finds the member: a shard holding part of the
+   * room answers `peer-not-found` for members on another, so that answer
+   * only stands when no shard had better.
+   */
+  private async first<K extends ShardOp>(sid: string, op: K, args: ShardOps[K][0], none: ShardOps[K][1]): Promise<ShardOps[K][1]> {
     let result = none;
     for (const slot of this.owners(sid)) {
-      result = await this.request(slot, op, args);
-      if (!notFound(result)) return result;
+      const r = await this.request(slot, op, args);
+      if (r !== 'room-not-found' && r !== 'peer-not-found') return r;
+      if (r === 'peer-not-found') result = r;
     }
     return result;
   }
 
-  async occupancy(sid: string, uid: string): Promise<number> {
-    const owner = this.rooms.get(sid)?.slot;
-    return owner ? this.request(owner, 'occupancy', { sid, uid }) : 0;
+  /** One op on each of the room's shards (failures left out). */
+  private async each<K extends ShardOp>(sid: string, op: K, args: ShardOps[K][0]): Promise<{ slot: Slot; value: ShardOps[K][1] }[]> {
+    const slots = this.owners(sid);
+    const all = await Promise.allSettled(slots.map((s) => this.request(s, op, args)));
+    return all.flatMap((r, i) => (r.status === 'fulfilled' ? [{ slot: slots[i]!, value: r.value }] : []));
   }
 
+  /** Members of the whole room (every shard it spans; maxPeersPerRoom counts these). */
+  async occupancy(sid: string, uid: string): Promise<number> {
+    if (!this.rooms.has(sid)) return 0;
+    return (await this.each(sid, 'occupancy', { sid, uid })).reduce((n, r) => n + r.value, 0);
+  }
+
+  /** Every room once, its peers and tracks summed over the shards it spans. */
   async listRooms(): Promise<RoomSummary[]> {
     const all = await Promise.allSettled(this.slots.filter((s) => s.state === 'up').map((s) => this.request(s, 'listRooms', null)));
-    return all.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+    const bySid = new Map<string, RoomSummary>();
+    for (const r of all) {
+      if (r.status !== 'fulfilled') continue;
+      for (const room of r.value) {
+        const seen = bySid.get(room.sid);
+        if (!seen) bySid.set(room.sid, { ...room });
+        else {
+          seen.peers += room.peers;
+          seen.tracks += room.tracks;
+        }
+      }
+    }
+    return [...bySid.values()];
   }
 
+  /** The room over all its shards: each peer tagged with its shard, counters summed. */
   async getRoom(sid: string): Promise<RoomDetail | undefined> {
-    return (await this.first(sid, 'getRoom', { sid }, (r) => r === null, null)) ?? undefined;
+    let out: RoomDetail | undefined;
+    for (const { slot, value } of await this.each(sid, 'getRoom', { sid })) {
+      if (!value) continue;
+      const peers = value.peers.map((p) => ({ ...p, shard: slot.index }));
+      if (!out) {
+        out = { ...value, peers, stats: { ...value.stats } };
+        continue;
+      }
+      out.peers.push(...peers);
+      const st = out.stats as unknown as Record<string, number>;
+      for (const [k, v] of Object.entries(value.stats)) st[k] = k === 'ageMs' ? Math.max(st[k] ?? 0, v) : (st[k] ?? 0) + v;
+    }
+    return out;
   }
 
-  closeRoom(sid: string): Promise<boolean> {
-    return this.first(sid, 'closeRoom', { sid }, (r) => !r, false);
+  /** Closes the room on every shard it spans. */
+  async closeRoom(sid: string): Promise<boolean> {
+    return (await this.each(sid, 'closeRoom', { sid })).some((r) => r.value);
   }
 
   removePeer(sid: string, uid: string): Promise<RemovePeerOutcome> {
-    return this.first(sid, 'removePeer', { sid, uid }, (r) => r === 'room-not-found', 'room-not-found');
+    return this.first(sid, 'removePeer', { sid, uid }, 'room-not-found');
   }
 
   setPreferredLayers(sid: string, uid: string, streamId: string, layers: PreferredLayers | 'none'): Promise<number | 'room-not-found' | 'peer-not-found'> {
-    return this.first(sid, 'setPreferredLayers', { sid, uid, streamId, layers }, (r) => r === 'room-not-found', 'room-not-found');
+    return this.first(sid, 'setPreferredLayers', { sid, uid, streamId, layers }, 'room-not-found');
   }
 
   setLastN(sid: string, uid: string, n: number | undefined, pinned?: readonly string[]): Promise<MemberOutcome> {
-    return this.first(sid, 'setLastN', { sid, uid, n: n ?? null, pinned }, (r) => r === 'room-not-found', 'room-not-found');
+    return this.first(sid, 'setLastN', { sid, uid, n: n ?? null, pinned }, 'room-not-found');
   }
 
   // ---- state ----
@@ -296,9 +403,15 @@ export class ShardPool implements DataPlane {
     return this.slots.map((s) => ({ index: s.index, state: s.state, port: s.port, restarts: s.restarts, load: s.load }));
   }
 
-  /** Which shard holds room `sid` (undefined: no session of it here). */
+  /** Which shard is room `sid`'s home (undefined: no session of it here). */
   shardOf(sid: string): number | undefined {
-    return this.rooms.get(sid)?.slot.index;
+    const first = this.rooms.get(sid)?.slots.keys().next();
+    return first && !first.done ? first.value.index : undefined;
+  }
+
+  /** The shards room `sid` spans, home first, with its sessions on each. */
+  shardsOf(sid: string): { shard: number; sessions: number }[] {
+    return [...(this.rooms.get(sid)?.slots ?? [])].map(([s, n]) => ({ shard: s.index, sessions: n }));
   }
 
   async remoteMetrics(): Promise<unknown[][]> {
@@ -307,7 +420,9 @@ export class ShardPool implements DataPlane {
   }
 
   getStats(): Record<string, unknown> {
-    return { shards: this.shards() };
+    const spanning: Record<string, { shard: number; sessions: number }[]> = {};
+    for (const [sid, e] of this.rooms) if (e.slots.size > 1) spanning[sid] = this.shardsOf(sid);
+    return { shards: this.shards(), spanningRooms: spanning };
   }
 
   /** Test hook: makes shard `index` fail (only with test hooks on; refused otherwise). */

@@ -23,6 +23,7 @@ import type { HostConfig, ShardLoad } from './host.js';
 import type { DtlsCertificate } from '../dtls/certificate.js';
 import type { RoomPolicyOptions } from '../router/room.js';
 import type { LevelWithSilent } from 'pino';
+import type { MessagePort } from 'node:worker_threads';
 
 /** How a test makes a shard fail (only with `ShardInit.testHooks`; never reachable from the wire). */
 export type CrashMode = 'exit' | 'throw' | 'spin';
@@ -60,6 +61,13 @@ export type ToShard =
   | { t: 'req'; id: number; op: ShardOp; args: unknown }
   /** The session's socket is gone (no reply). */
   | { t: 'closeSession'; session: number }
+  /**
+   * Room `sid` now spans this shard and shard `peer`: `port` is this side of
+   * their pipe (transferred; the other shard gets the other side).
+   */
+  | { t: 'pipe'; sid: string; peer: number; port: MessagePort }
+  /** This shard and `peer` no longer share room `sid`: close their pipe. */
+  | { t: 'unpipe'; sid: string; peer: number }
   /** Close everything and answer `stopped`. */
   | { t: 'stop' };
 

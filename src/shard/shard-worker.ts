@@ -5,7 +5,7 @@
  * is failed exactly once: pending requests are rejected, the thread is
  * terminated, and `onDown` tells the pool (which restarts the shard).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SfuError } from '../errors.js';
@@ -156,6 +156,19 @@ export class ShardWorker {
   /** Tells the shard a session's socket is gone (no reply). */
   closeSession(session: number): void {
     if (!this.failed && !this.stopping) this.post({ t: 'closeSession', session });
+  }
+
+  /** Gives the shard its side of a pipe for room `sid` to shard `peer`. */
+  pipe(sid: string, peer: number, port: MessagePort): void {
+    if (this.failed || this.stopping) {
+      port.close();
+      return;
+    }
+    this.worker.postMessage({ t: 'pipe', sid, peer, port } satisfies ToShard, [port]);
+  }
+
+  unpipe(sid: string, peer: number): void {
+    if (!this.failed && !this.stopping) this.post({ t: 'unpipe', sid, peer });
   }
 
   private post(m: ToShard): void {

@@ -7,6 +7,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { pino } from 'pino';
 import { ShardHost } from './host.js';
+import { MessagePortLink } from '../pipe/link.js';
 import { SfuMetrics } from '../metrics/metrics.js';
 import { DropLog } from '../metrics/drop-log.js';
 import { forwardRoomEvents } from '../webhooks/room-events.js';
@@ -131,6 +132,12 @@ port.on('message', (m: ToShard) => {
       s?.close();
       return;
     }
+    case 'pipe':
+      host.pipes.open(m.sid, m.peer, new MessagePortLink(m.port));
+      return;
+    case 'unpipe':
+      host.pipes.close(m.sid, m.peer);
+      return;
     case 'stop':
       void stop();
       return;

@@ -442,6 +442,7 @@ export class IonPeer implements SignalSession, RoomMember {
       feedback: { pli: s.feedback.pli, fir: s.feedback.fir },
       appData: { extensions: s.extensions, feedback: s.feedback },
       requestKeyframe: (_producer, enc, kind) => this.sendKeyframe(enc, kind),
+      requestRetransmission: (_producer, enc, seqs) => this.sendNack(enc, seqs),
     });
     this._producers.push(producer);
     this.producerByMid.set(s.mid, producer);
@@ -567,6 +568,17 @@ export class IonPeer implements SignalSession, RoomMember {
     const route: Route = { producer, encoding, rtx };
     this.routes.set(view.ssrc, route);
     return route;
+  }
+
+  /** A generic NACK (RFC 4585 6.2.1) to the publisher for `seqs` of `enc`. */
+  private sendNack(enc: ProducerEncoding, seqs: readonly number[]): void {
+    const pub = this.pub;
+    if (!pub || enc.ssrc === 0 || pub.dtlsState !== 'connected') return;
+    const len = writeRtcp({ type: 'nack', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc: enc.ssrc, lost: [...seqs] }, this.rtcpOut, 0);
+    if (pub.sendRtcp(this.rtcpOut, 0, len)) {
+      this.rtcpStats.nacksSent++;
+      this.rtcpStats.nackedSeqs += seqs.length;
+    }
   }
 
   /** Writes and sends the PLI or FIR a producer encoding's throttle let through. */
@@ -817,7 +829,7 @@ export class IonPeer implements SignalSession, RoomMember {
       if (!route || route.rtx) continue;
       // RFC 3550 6.4.1: NTP seconds, fraction, then the RTP timestamp of the same instant.
       const o = cur.offset;
-      route.encoding.onSenderReport(buf.readUInt32BE(o + 8), buf.readUInt32BE(o + 12), buf.readUInt32BE(o + 16), performance.now());
+      route.producer.onSenderReport(route.encoding.index, buf.readUInt32BE(o + 8), buf.readUInt32BE(o + 12), buf.readUInt32BE(o + 16), performance.now());
     }
     if (cur.error !== null) this.drops.rtcpMalformed++;
   }
@@ -852,13 +864,7 @@ export class IonPeer implements SignalSession, RoomMember {
         const nack = enc.nack;
         if (!nack || enc.ssrc === 0) continue;
         const n = nack.collect(now, 50, this.nackSeqs);
-        if (n > 0) {
-          const len = writeRtcp({ type: 'nack', senderSsrc: RTCP_SENDER_SSRC, mediaSsrc: enc.ssrc, lost: this.nackSeqs.slice(0, n) }, this.rtcpOut, 0);
-          if (pub.sendRtcp(this.rtcpOut, 0, len)) {
-            this.rtcpStats.nacksSent++;
-            this.rtcpStats.nackedSeqs += n;
-          }
-        }
+        if (n > 0) this.sendNack(enc, this.nackSeqs.slice(0, n));
         if (nack.keyframeNeeded) {
           nack.keyframeNeeded = false;
           p.requestKeyframe(enc.layer, now);

@@ -8,12 +8,11 @@
 // new join succeeds within 5 s, and the shard comes back on the same port.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
 import type { RtcpPacket } from 'werift';
 import { Sfu } from '../../src/sfu.js';
 import { WeriftIonClient } from '../helpers/werift-ion.js';
 import { waitFor } from './echo.js';
+import { hookReceiver } from '../helpers/webhook-receiver.js';
 
 /** Polls an async condition (bounded by `ms`). */
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
@@ -36,29 +35,6 @@ interface Call {
   sub: WeriftIonClient;
   /** Video packet arrival times at the subscriber (ms). */
   arrivals: number[];
-}
-
-/** A webhook receiver on 127.0.0.1: the events, in arrival order. */
-async function hookReceiver(): Promise<{ url: string; events: { event: string; room?: { sid: string }; participant?: { uid: string } }[]; close(): void }> {
-  const events: { event: string; room?: { sid: string }; participant?: { uid: string } }[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      events.push(JSON.parse(body) as (typeof events)[number]);
-      res.writeHead(200).end();
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`,
-    events,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
 }
 
 t.test('two shards: placement, media and PLI through each shard, admin API, metrics, a shard failure', async (t) => {

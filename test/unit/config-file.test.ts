@@ -73,6 +73,7 @@ t.test('every option has a [sfud] (or ion-sfu) key that sets it', async (t) => {
     'udp-host': ['"127.0.0.2"', (c) => c.udpHost, '127.0.0.2'],
     'announced-ip': ['"203.0.113.9"', (c) => c.announcedIp, '203.0.113.9'],
     shards: ['3', (c) => c.shards, 3],
+    'room-shard-fanout': ['50', (c) => c.roomShardFanout, 50],
     'log-level': ['"trace"', (c) => c.logLevel, 'trace'],
     'log-format': ['"json"', (c) => c.logPretty, false],
     'tls-cert': ['"/etc/sfud/cert.pem"', (c) => c.tlsCert, '/etc/sfud/cert.pem'],

@@ -1,7 +1,7 @@
 // Issue 7, placement: a new room goes to the least-loaded shard that is up,
 // by reported load (not round-robin), and a burst spreads before the next report.
 import t from 'tap';
-import { pickShard, type PlacementCandidate } from '../../src/shard/placement.js';
+import { pickRoomShard, pickShard, type PlacementCandidate } from '../../src/shard/placement.js';
 
 const idle = { elu: 0, pps: 0, consumers: 0, rooms: 0, peers: 0, transports: 0 };
 const shard = (load: Partial<typeof idle> = {}, placedSinceReport = 0, up = true): PlacementCandidate => ({ up, load: { ...idle, ...load }, placedSinceReport });
@@ -35,4 +35,21 @@ t.test('shards that are down are skipped; none up is -1', async (t) => {
   t.equal(pickShard([shard({}, 0, false), shard({ pps: 9000, consumers: 90 })]), 1);
   t.equal(pickShard([shard({}, 0, false), shard({}, 0, false)]), -1);
   t.equal(pickShard([]), -1);
+});
+
+t.test('a room fills its shards in order up to the fan-out, then spills onto the least-loaded other shard', async (t) => {
+  const loads = [shard(), shard({ consumers: 50 }), shard()];
+  // Room on shard 1 (home) with 1 member, fan-out 2: home first.
+  t.equal(pickRoomShard(loads, [undefined, 1, undefined], [1], 2), 1);
+  // Home full: the least-loaded shard the room is not on (0 and 2 tie: the lower index).
+  t.equal(pickRoomShard(loads, [undefined, 2, undefined], [1], 2), 0);
+  // Home full, spill shard 2 has room: it, before opening a third shard.
+  t.equal(pickRoomShard(loads, [undefined, 2, 1], [1, 2], 2), 2);
+  // Every shard holds the room and all are full: the one with the fewest members.
+  t.equal(pickRoomShard(loads, [3, 2, 4], [1, 0, 2], 2), 1);
+  // A shard of the room that is down is skipped.
+  t.equal(pickRoomShard([shard({}, 0, false), shard(), shard()], [1, undefined, undefined], [0], 2), 1);
+  // Fan-out 0: the room never leaves its home.
+  t.equal(pickRoomShard(loads, [undefined, 500, undefined], [1], 0), 1);
+  t.equal(pickRoomShard([shard({}, 0, false)], [1], [0], 2), -1, 'nothing up');
 });

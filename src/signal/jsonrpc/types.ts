@@ -178,6 +178,8 @@ export interface PeerInfo {
   uid: string;
   /** Tracks this peer publishes. */
   tracks: TrackInfo[];
+  /** With worker shards: the shard the peer is on (a room can span several). */
+  shard?: number;
 }
 
 /** Room counters since the room was created. */
