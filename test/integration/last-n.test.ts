@@ -49,19 +49,21 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
     };
   const streamOf = new Map<number, string>();
   /**
-   * SSRCs the server has left out after they had been forwarded: the first
-   * packet after their pause must start a keyframe, numbered on. Marked while
-   * the server holds them out (a pause lasts a whole turn), not when they come
-   * back: the keyframe that ends the pause often arrives before the next poll.
+   * When the server was last seen holding each video out (after it had been
+   * forwarded). A packet after a gap of over 250 ms with such a sighting
+   * since the stream's previous packet ends a pause: it must start a
+   * keyframe, numbered on. A gap with no sighting in it (this process
+   * stalled) is not a pause, and a pause too short to be sampled is not
+   * judged.
    */
-  const leftOut = new Set<number>();
+  const seenOut = new Map<number, number>();
   const forwarded = (): string[] => {
     const set: string[] = [];
     for (const c of viewer().getStats().consumers) {
       if (c.kind !== 'video') continue;
       streamOf.set(c.ssrc, c.streamId);
       if (!c.suspended) set.push(c.streamId);
-      else if (lastSeq.has(c.ssrc)) leftOut.add(c.ssrc);
+      else if (lastSeq.has(c.ssrc)) seenOut.set(c.ssrc, performance.now());
     }
     return set;
   };
@@ -79,10 +81,10 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
     const ssrc = buf.readUInt32BE(8);
     const seq = buf.readUInt16BE(2);
     const now = performance.now();
-    // The first packet after the pause (a packet that left before the pause and
+    // The first packet after a pause (a packet that left before the pause and
     // arrives late is skipped: it came before the gap).
-    if (leftOut.has(ssrc) && now - (lastAt.get(ssrc) ?? now) > 250) {
-      leftOut.delete(ssrc);
+    const prevAt = lastAt.get(ssrc);
+    if (prevAt !== undefined && now - prevAt > 250 && (seenOut.get(ssrc) ?? -Infinity) > prevAt) {
       const cc = buf[0]! & 0x0f;
       let off = 12 + cc * 4;
       if ((buf[0]! & 0x10) !== 0) off += 4 + buf.readUInt16BE(off + 2) * 4;
