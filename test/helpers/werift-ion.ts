@@ -38,7 +38,7 @@ export interface WeriftIonOptions {
 
 export class WeriftIonClient {
   readonly pub: RTCPeerConnection;
-  readonly sub = loopbackPc();
+  readonly sub: RTCPeerConnection;
   /** RTP packets received on the subscriber PC, per remote track. */
   readonly tracks: { track: MediaStreamTrack; packets: number }[] = [];
   readonly subChannels: RTCDataChannel[] = [];
@@ -57,6 +57,8 @@ export class WeriftIonClient {
     // Transport-wide cc on the publisher lets sfud stamp its own sequence numbers toward subscribers
     // that ask for TWCC (the slot is the publisher's): without it they get REMB-only estimation.
     this.pub = loopbackPc(opts.transportCc ? { headerExtensions: { audio: [], video: [useTransportWideCC()] } } : {});
+    // Publisher first, as before the option existed.
+    this.sub = loopbackPc();
     rpc.onNotification = (method, params) => {
       if (method === 'offer') this.negotiation = this.negotiation.then(() => this.onSubscriberOffer(params));
       else if (method === 'trickle') this.onRemoteTrickle(params);
