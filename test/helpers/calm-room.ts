@@ -108,6 +108,14 @@ export async function startCalmRoom(t: Test, config: SfuOptions['config'] = {}):
   t.teardown(() => sfu.close());
   const url = `${sfu.httpUrl.replace('http', 'ws')}/ws`;
   const clients: WeriftIonClient[] = [];
+  // Closed even when the setup fails half-way: an open peer would keep the process from exiting.
+  const live: { dana?: DecodingViewer; sampler?: NodeJS.Timeout } = {};
+  const close = (): void => {
+    clearInterval(live.sampler);
+    live.dana?.close();
+    for (const c of clients) c.close();
+  };
+  t.teardown(close);
   // With transport-cc from alice, sfud estimates dana's downlink from TWCC feedback, as a browser
   // publisher would have it; REMB alone pins her at libwebrtc's 30 kbps start and pauses the video.
   const alice = await WeriftIonClient.connect(url, { transportCc: true });
@@ -123,16 +131,10 @@ export async function startCalmRoom(t: Test, config: SfuOptions['config'] = {}):
   await waitFor('bob receives alice', () => bob.videoPackets >= 25, 20_000);
   // Bob's subscriber must be connected for good before the cases start (see signal-security.test.ts on werift's DTLS client).
   await waitFor('bob subscriber connected', () => bob.sub.connectionState === 'connected', 20_000);
-  const dana = await decodingViewer(url, 'calm', 'dana', aliceStream);
+  const dana = (live.dana = await decodingViewer(url, 'calm', 'dana', aliceStream));
   const samples: CaseWindow[] = [];
   const mark = (): CaseWindow => ({ at: Date.now(), packets: bob.videoPackets, frames: dana.frames });
-  const sampler = setInterval(() => samples.push(mark()), 100);
-  const close = (): void => {
-    clearInterval(sampler);
-    dana.close();
-    for (const c of clients) c.close();
-  };
-  t.teardown(close);
+  live.sampler = setInterval(() => samples.push(mark()), 100);
   await waitFor('dana decodes alice', () => dana.frames >= 25, 20_000);
   return {
     sfu,
