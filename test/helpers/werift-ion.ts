@@ -1,7 +1,8 @@
 // werift peers for the interop tests: `loopbackPc()`, an RTCPeerConnection
 // that stays on 127.0.0.1, and `WeriftIonClient`, a werift client speaking
 // ion-sfu JSON-RPC (helpers/ion-rpc.ts) the way ion-sdk-js does: publisher PC
-// (target 0) + subscriber PC (target 1), sending synthetic VP8 on demand.
+// (target 0) + subscriber PC (target 1), sending synthetic (but decodable) VP8
+// on demand.
 import {
   MediaStream,
   RTCPeerConnection,
@@ -11,11 +12,14 @@ import {
   type RTCDataChannel,
   type RTCIceCandidate,
   type RTCRtpTransceiver,
+  type RTCPeerConnectionConfig,
+  useTransportWideCC,
 } from 'werift';
 import { IonRpc, type Json } from './ion-rpc.js';
 
-export function loopbackPc(): RTCPeerConnection {
+export function loopbackPc(more: Partial<RTCPeerConnectionConfig> = {}): RTCPeerConnection {
   return new RTCPeerConnection({
+    ...more,
     // Loopback only: no STUN servers, no other interfaces.
     iceServers: [],
     iceUseIpv6: false,
@@ -27,9 +31,14 @@ export function loopbackPc(): RTCPeerConnection {
   });
 }
 
+export interface WeriftIonOptions {
+  /** Negotiate transport-wide congestion control on the publisher PC (video). */
+  transportCc?: boolean;
+}
+
 export class WeriftIonClient {
-  readonly pub = loopbackPc();
-  readonly sub = loopbackPc();
+  readonly pub: RTCPeerConnection;
+  readonly sub: RTCPeerConnection;
   /** RTP packets received on the subscriber PC, per remote track. */
   readonly tracks: { track: MediaStreamTrack; packets: number }[] = [];
   readonly subChannels: RTCDataChannel[] = [];
@@ -41,7 +50,15 @@ export class WeriftIonClient {
   private timer: NodeJS.Timeout | undefined;
   sent = 0;
 
-  private constructor(readonly rpc: IonRpc) {
+  private constructor(
+    readonly rpc: IonRpc,
+    opts: WeriftIonOptions,
+  ) {
+    // Transport-wide cc on the publisher lets sfud stamp its own sequence numbers toward subscribers
+    // that ask for TWCC (the slot is the publisher's): without it they get REMB-only estimation.
+    this.pub = loopbackPc(opts.transportCc ? { headerExtensions: { audio: [], video: [useTransportWideCC()] } } : {});
+    // Publisher first, as before the option existed.
+    this.sub = loopbackPc();
     rpc.onNotification = (method, params) => {
       if (method === 'offer') this.negotiation = this.negotiation.then(() => this.onSubscriberOffer(params));
       else if (method === 'trickle') this.onRemoteTrickle(params);
@@ -56,8 +73,8 @@ export class WeriftIonClient {
     this.sub.onIceCandidate.subscribe((c) => this.trickle(1, c));
   }
 
-  static async connect(url: string): Promise<WeriftIonClient> {
-    return new WeriftIonClient(await IonRpc.connect(url));
+  static async connect(url: string, opts: WeriftIonOptions = {}): Promise<WeriftIonClient> {
+    return new WeriftIonClient(await IonRpc.connect(url), opts);
   }
 
   /** Video RTP packets received on the subscriber PC, all tracks. */
@@ -130,14 +147,36 @@ export class WeriftIonClient {
   }
 }
 
-/** A VP8 payload descriptor (S=1, PID 0) and a 160x120 key frame header, or a delta frame. */
+/** The picture size of the synthetic VP8 stream. */
+const SYNTHETIC_VP8 = { width: 64, height: 48 };
+/**
+ * Bytes of zeros after the frame header: the first partition (header and modes) and the token
+ * partition. 64x48 needs about 16 and 24 (libvpx decodes nothing from 8 and 8); 4x that, to spare.
+ */
+const VP8_FIRST_PARTITION = 64;
+const VP8_TOKENS = 96;
+
+/**
+ * A VP8 payload descriptor (S=1, PID 0) and a frame a real decoder accepts
+ * (RFC 6386): the frame tag and, for a key frame, the start code and size,
+ * then zeros. A boolean decoder reading zeros returns 0 for every flag,
+ * field, mode and token whatever its probability (RFC 6386 section 7), so
+ * the header takes every default (no segmentation, loop filter or
+ * probability updates, quantizer 0), every macroblock is intra-coded
+ * (B_PRED of B_DC_PRED in a key frame; DC_PRED in an inter frame, whose
+ * prob_intra is 0) and every block ends at once: a flat grey picture that
+ * libvpx decodes, key and inter frames alike.
+ */
 function vp8Payload(key: boolean): Buffer {
-  const frame = Buffer.alloc(200, 0x5a);
+  const headerSize = key ? 10 : 3;
+  const frame = Buffer.alloc(headerSize + VP8_FIRST_PARTITION + VP8_TOKENS);
+  // Frame tag: P (0 = key frame), version 0, show_frame 1, first partition size (19 bits).
+  const tag = (key ? 0 : 1) | 0x10 | (VP8_FIRST_PARTITION << 5);
+  frame.writeUIntLE(tag, 0, 3);
   if (key) {
-    // Frame tag with P=0 (key frame), start code, 160x120.
-    Buffer.from([0x50, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0xa0, 0x00, 0x78, 0x00]).copy(frame);
-  } else {
-    frame[0] = 0x01; // P=1: interframe
+    Buffer.from([0x9d, 0x01, 0x2a]).copy(frame, 3);
+    frame.writeUInt16LE(SYNTHETIC_VP8.width, 6);
+    frame.writeUInt16LE(SYNTHETIC_VP8.height, 8);
   }
   return Buffer.concat([Buffer.from([0x10]), frame]);
 }

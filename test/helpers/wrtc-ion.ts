@@ -16,11 +16,15 @@ export type Layer = 'low' | 'medium' | 'high';
 export interface Viewer {
   uid: string;
   frames: { at: number; width: number }[];
+  /** The video tracks received, by id, with the stream they belong to. */
+  videoTracks: { id: string; streamId: string | undefined }[];
   api: Channel | undefined;
+  /** Every data channel sfud opened toward this viewer (the `ion-sfu` one and fanned-out ones). */
+  channels: Channel[];
   activeLayers: string[];
   prefer(streamId: string, video: Layer): void;
-  /** Receive-side statistics of the video track (packets received and lost). */
-  inbound(): Promise<{ packetsReceived: number; packetsLost: number; framesDecoded: number }>;
+  /** Receive-side statistics of the video tracks, or of the one track `trackId` (packets received and lost, frames decoded). */
+  inbound(trackId?: string): Promise<{ packetsReceived: number; packetsLost: number; framesDecoded: number }>;
   close(): void;
 }
 
@@ -33,19 +37,23 @@ export async function viewer(url: string, sid: string, uid: string, opts: Viewer
   const pub = new RTCPeerConnection();
   const sub = new RTCPeerConnection();
   const rpc = await IonRpc.connect(url);
-  let sink: { stop(): void } | undefined;
+  // One per video track: each must be stopped, or its native handle keeps the process alive.
+  const sinks: { stop(): void }[] = [];
   const v: Viewer = {
     uid,
     frames: [],
+    videoTracks: [],
     api: undefined,
+    channels: [],
     activeLayers: [],
     prefer(streamId, video) {
       v.api!.send(JSON.stringify({ streamId, video, framerate: 'high', audio: true }));
     },
-    async inbound() {
+    async inbound(trackId) {
       const out = { packetsReceived: 0, packetsLost: 0, framesDecoded: 0 };
       (await sub.getStats()).forEach((x: Record<string, number | string>) => {
         if (x.type !== 'inbound-rtp' || x.kind !== 'video') return;
+        if (trackId !== undefined && x.trackIdentifier !== trackId) return;
         out.packetsReceived += Number(x.packetsReceived ?? 0);
         out.packetsLost += Number(x.packetsLost ?? 0);
         out.framesDecoded += Number(x.framesDecoded ?? 0);
@@ -53,19 +61,21 @@ export async function viewer(url: string, sid: string, uid: string, opts: Viewer
       return out;
     },
     close() {
-      sink?.stop();
+      for (const s of sinks) s.stop();
       pub.close();
       sub.close();
       rpc.close();
     },
   };
-  sub.ontrack = (e: { track: { kind: string } }) => {
+  sub.ontrack = (e: { track: { kind: string; id: string }; streams: { id: string }[] }) => {
     if (e.track.kind !== 'video') return;
+    v.videoTracks.push({ id: e.track.id, streamId: e.streams[0]?.id });
     const s = new nonstandard.RTCVideoSink(e.track);
     s.onframe = ({ frame }: { frame: { width: number } }) => v.frames.push({ at: Date.now(), width: frame.width });
-    sink = s;
+    sinks.push(s);
   };
   sub.ondatachannel = (e: { channel: Channel }) => {
+    v.channels.push(e.channel);
     if (e.channel.label !== 'ion-sfu') return;
     v.api = e.channel;
     e.channel.onmessage = (m) => {

@@ -16,6 +16,9 @@ import type { LiteClient } from '../helpers/lite-client.js';
 import { waitFor } from '../interop/echo.js';
 import type { IonPeer } from '../../src/signal/ion-peer.js';
 
+// NOTE: the calm room's libwebrtc viewer (wrtc segfaults on a natural exit, see test/interop/wrtc.test.ts).
+process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
+
 interface RtpSpec {
   ssrc: number;
   seq: number;

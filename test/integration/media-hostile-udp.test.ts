@@ -15,6 +15,9 @@ import { calmAfter, startCalmRoom } from '../helpers/calm-room.js';
 import { joinLitePeer } from '../helpers/lite-ion.js';
 import { waitFor } from '../interop/echo.js';
 
+// NOTE: the calm room's libwebrtc viewer (wrtc segfaults on a natural exit, see test/interop/wrtc.test.ts).
+process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
+
 async function bindSockets(n: number, address = '127.0.0.1'): Promise<Socket[]> {
   const out: Socket[] = [];
   for (let i = 0; i < n; i++) {
