@@ -56,9 +56,13 @@ export interface ConsumerOptions {
   /**
    * Transport-wide congestion control toward the subscriber: the shared
    * sequence-number history of its transport and the transport-cc extension
-   * id it negotiated (the publisher's id must map to it in `extensionIds`).
+   * id it negotiated. The publisher's id must map to it in `extensionIds`;
+   * when the publisher's packets carry no transport-cc element (it did not
+   * negotiate one), `insert` makes the consumer add one to every packet, so
+   * the subscriber's downlink is still estimated from its feedback (and
+   * probed) rather than left to REMB, which cannot rise while nothing flows.
    */
-  transportCc?: { history: SendHistory; extId: number } | undefined;
+  transportCc?: { history: SendHistory; extId: number; insert?: boolean } | undefined;
   /**
    * RTX toward the subscriber (RFC 4588): its SSRC and, per subscriber
    * payload type, the RTX payload type the subscriber accepted. Resent
@@ -188,7 +192,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private lastOutTl0 = -1;
   private lastSentMs = 0;
   private sequencer: Sequencer | undefined;
-  private readonly transportCc: { history: SendHistory; extId: number } | undefined;
+  private readonly transportCc: { history: SendHistory; extId: number; insert?: boolean } | undefined;
   /** Payload type and marker of the last packet sent (padding follows a finished frame, with its PT). */
   private lastOutPt = -1;
   private lastOutMarker = false;
@@ -556,7 +560,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     rtxPt = NO_PT,
   ): boolean {
     // An RTX copy is 2 bytes longer (the original sequence number before the payload).
-    const buf = Buffer.allocUnsafe(len + 2 + this.sink.rtpTrailerRoom);
+    const tcc = this.transportCc;
+    // Room for an RTX copy's 2 bytes and for a transport-cc element sfud adds (at most 8).
+    const buf = Buffer.allocUnsafe(len + (rtxPt !== NO_PT ? 2 : 0) + (tcc?.insert ? 8 : 0) + this.sink.rtpTrailerRoom);
     srcBuf.copy(buf, 0, offset, offset + len);
     const out = this.out;
     if (!out.reset(buf, 0, len)) return false;
@@ -568,18 +574,20 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (out.extLength > 0) out.remapExtensionIds(this.extMap);
     if (pic >= 0 && picAt >= 0) writeVp8PictureId(buf, picAt, pic);
     if (tl0 >= 0 && tl0At >= 0) writeVp8Tl0PicIdx(buf, tl0At, tl0);
-    let sendLen = len;
+    let tccAt = -1;
+    if (tcc) {
+      // After the remap: the element added carries the subscriber's id already.
+      if (tcc.insert) tccAt = out.appendExtension(tcc.extId, 2);
+      else if ((tccAt = out.findExtension(tcc.extId)) >= 0 && out.extValueLength !== 2) tccAt = -1;
+    }
+    let sendLen = out.length;
     if (rtxPt !== NO_PT) {
-      sendLen = writeRtx(buf, 0, len, this.rtxSsrc, rtxPt, this.rtxSeq, buf, 0);
+      sendLen = writeRtx(buf, 0, sendLen, this.rtxSsrc, rtxPt, this.rtxSeq, buf, 0);
       if (sendLen < 0) return false;
       this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
     }
-    const tcc = this.transportCc;
-    if (tcc) {
-      // The header (and the extension's place in it) is the same in the RTX form.
-      const at = out.findExtension(tcc.extId);
-      if (at >= 0 && out.extValueLength === 2) tcc.history.stamp(buf, at, sendLen, this.now(), tcc.history.activeCluster, retransmission && rtxPt === NO_PT);
-    }
+    // The header (and the extension's place in it) is the same in the RTX form.
+    if (tcc && tccAt >= 0) tcc.history.stamp(buf, tccAt, sendLen, this.now(), tcc.history.activeCluster, retransmission && rtxPt === NO_PT);
     return this.sink.sendRtpOwned(buf, sendLen);
   }
 

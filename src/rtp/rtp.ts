@@ -225,6 +225,51 @@ export class RtpView {
    * 8285 allows between elements, so no byte moves. Returns false if the
    * block is malformed (the packet is then left partly rewritten; drop it).
    */
+  /**
+   * Adds an extension element with id `id` and a zeroed value of
+   * `valueLength` bytes to this packet, in place: appended to its one- or
+   * two-byte extension block, or in a new one-byte block when it has none
+   * (setting X). The payload moves right by the 4-8 bytes that takes, so
+   * `buf` must have that room after the packet. The view is reset on the
+   * longer packet. Returns the offset of the value in `buf`, or -1 when the
+   * element cannot be expressed (an id or length the block's form cannot
+   * carry, a profile sfud does not know) or does not fit.
+   */
+  appendExtension(id: number, valueLength: number): number {
+    const buf = this.buf;
+    const o = this.offset;
+    const profile = this.extProfile;
+    const twoByte = (profile & 0xfff0) === EXT_PROFILE_TWO_BYTE;
+    if (twoByte ? id < 1 || id > 255 || valueLength < 0 || valueLength > 255 : id < 1 || id > 14 || valueLength < 1 || valueLength > 16) return -1;
+    if (profile !== 0 && profile !== EXT_PROFILE_ONE_BYTE && !twoByte) return -1;
+    const element = (twoByte ? 2 : 1) + valueLength;
+    const words = (element + 3) >> 2;
+    const add = words * 4 + (profile === 0 ? 4 : 0);
+    const end = o + this.length;
+    if (end + add > buf.length) return -1;
+    const at = o + this.headerLength;
+    buf.copyWithin(at + add, at, end);
+    let p = at;
+    if (profile === 0) {
+      buf.writeUInt16BE(EXT_PROFILE_ONE_BYTE, p);
+      buf.writeUInt16BE(words, p + 2);
+      buf[o] = buf[o]! | 0x10;
+      p += 4;
+    } else {
+      const lenAt = this.extOffset - 2;
+      buf.writeUInt16BE(buf.readUInt16BE(lenAt) + words, lenAt);
+    }
+    buf.fill(0, p, at + add);
+    if (twoByte) {
+      buf[p] = id;
+      buf[p + 1] = valueLength;
+    } else {
+      buf[p] = (id << 4) | (valueLength - 1);
+    }
+    const value = p + (twoByte ? 2 : 1);
+    return this.reset(buf, o, this.length + add) ? value : -1;
+  }
+
   remapExtensionIds(map: Uint8Array): boolean {
     if (this.extLength === 0) return true;
     const buf = this.buf;

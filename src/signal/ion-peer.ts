@@ -705,10 +705,11 @@ export class IonPeer implements SignalSession, RoomMember {
     // Transport-wide cc: the publisher's slot carries our own sequence number to the subscriber.
     const subTwcc = Number(Object.entries(extensions).find(([, u]) => u === EXT_URI.transportWideCc)?.[0] ?? 0);
     const pubTwcc = Number(Object.entries(pubExt).find(([, u]) => u === EXT_URI.transportWideCc)?.[0] ?? 0);
-    let transportCc: { history: DownlinkController['history']; extId: number } | undefined;
-    if (subTwcc > 0 && subTwcc <= 14 && pubTwcc > 0) {
-      extensionIds.set(pubTwcc, subTwcc);
-      transportCc = { history: this.downlink.history, extId: subTwcc };
+    let transportCc: { history: DownlinkController['history']; extId: number; insert: boolean } | undefined;
+    if (subTwcc > 0 && subTwcc <= 14) {
+      // A publisher without transport-cc leaves no slot: the consumer adds one (ConsumerOptions.transportCc).
+      if (pubTwcc > 0) extensionIds.set(pubTwcc, subTwcc);
+      transportCc = { history: this.downlink.history, extId: subTwcc, insert: pubTwcc === 0 };
       this.subTwccExtId = subTwcc;
     }
     const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc, rtx });

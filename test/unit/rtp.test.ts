@@ -211,3 +211,44 @@ t.test('sequence unwrapping', async (t) => {
   t.ok(seqNewer(0, 65535));
   t.notOk(seqNewer(65535, 0));
 });
+
+t.test('appendExtension adds an element in every form, moving the payload', async (t) => {
+  const payload = Buffer.from('payload!');
+  const room = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc(8)]);
+  const cases: { what: string; pkt: Buffer; id: number; grow: number }[] = [
+    { what: 'no extension: a new one-byte block', pkt: encodeRtp({ payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3 }, payload), id: 3, grow: 8 },
+    {
+      what: 'one-byte block: appended',
+      pkt: encodeRtp({ payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3, extensions: [{ id: 1, value: Buffer.from([9]) }] }, payload),
+      id: 3,
+      grow: 4,
+    },
+    {
+      what: 'two-byte block: appended',
+      pkt: encodeRtp({ payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3, extensions: [{ id: 1, value: Buffer.alloc(20, 7) }] }, payload),
+      id: 3,
+      grow: 4,
+    },
+  ];
+  for (const c of cases) {
+    const buf = room(c.pkt);
+    const v = new RtpView();
+    t.ok(v.reset(buf, 0, c.pkt.length), c.what);
+    const at = v.appendExtension(c.id, 2);
+    t.ok(at > 0, `${c.what}: value at ${at}`);
+    buf.writeUInt16BE(0xabcd, at);
+    t.equal(v.length, c.pkt.length + c.grow, `${c.what}: ${c.grow} bytes longer`);
+    const back = parseRtp(buf, 0, v.length)!;
+    t.same(back.payload(), payload, `${c.what}: payload intact`);
+    t.same(back.getExtension(c.id), Buffer.from([0xab, 0xcd]), `${c.what}: the element reads back`);
+    if (c.grow === 4) t.same(back.getExtension(1)?.[0], c.what.startsWith('one') ? 9 : 7, `${c.what}: the old element kept`);
+  }
+  const v = new RtpView();
+  const tight = encodeRtp({ payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3 }, payload);
+  v.reset(tight);
+  t.equal(v.appendExtension(3, 2), -1, 'no room after the packet: refused');
+  const roomy = room(tight);
+  v.reset(roomy, 0, tight.length);
+  t.equal(v.appendExtension(15, 2), -1, 'id 15 cannot be a one-byte element');
+  t.equal(v.appendExtension(3, 0), -1, 'nor can an empty value');
+});

@@ -100,7 +100,7 @@ class Encoder {
   }
 }
 
-function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[]; rtx?: boolean } = {}) {
+function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[]; rtx?: boolean; insertTcc?: boolean } = {}) {
   const clock = { t: 10_000 };
   const requests: number[] = [];
   const producer = new Producer({
@@ -122,7 +122,7 @@ function setup(opts: { seqs?: number[]; tss?: number[]; pics?: number[]; rtx?: b
     extensionIds: new Map(),
     now: () => clock.t,
     rtx: opts.rtx ? { ssrc: 0xfeed, payloadTypes: new Map([[100, 101]]) } : undefined,
-    transportCc: opts.rtx ? { history: new SendHistory(), extId: 3 } : undefined,
+    transportCc: opts.rtx || opts.insertTcc ? { history: new SendHistory(), extId: 3, insert: opts.insertTcc ?? false } : undefined,
   });
   const enc = [0, 1, 2].map((l) => new Encoder(l, opts.seqs?.[l] ?? 100 * (l + 1), opts.tss?.[l] ?? 1_000_000 * (l + 1), opts.pics?.[l] ?? 1000 * (l + 1), 10 * (l + 1)));
   const view = new RtpView();
@@ -318,6 +318,23 @@ t.test('with RTX, resent packets and padding go on the RTX stream; the media num
   t.equal(next.sequenceNumber, (last.sequenceNumber + 1) & 0xffff, 'media numbering continues with no gap');
   const st = consumer.getStats() as { retransmitted: number; retransmittedRtx: number; paddingPackets: number };
   t.same([st.retransmitted, st.retransmittedRtx, st.paddingPackets], [2, 2, 2]);
+});
+
+t.test('a publisher without transport-cc: the consumer adds the element, numbered across media and RTX', async (t) => {
+  const { consumer, sink, frame, clock } = setup({ rtx: true, insertTcc: true });
+  frame([2]);
+  frame();
+  const media = sink.packets.splice(0).map((b) => parseRtp(b)!);
+  t.equal(media.length, 4);
+  const tcc = (v: ReturnType<typeof parseRtp>): number => v!.getExtension(3)!.readUInt16BE(0);
+  t.same(media.map(tcc), [1, 2, 3, 4], 'every packet carries the next transport-wide number');
+  t.same(decode(Buffer.from(media[0]!.buf.subarray(media[0]!.offset, media[0]!.offset + media[0]!.length))).width, 1280, 'and still parses as the same VP8 packet');
+  clock.t += 20;
+  t.ok(consumer.retransmit(media[0]!.sequenceNumber), 'resent');
+  const rtx = parseRtp(sink.packets.splice(0)[0]!)!;
+  t.equal(rtx.ssrc, 0xfeed);
+  t.equal(tcc(rtx), 5, 'the RTX copy is numbered too');
+  t.equal(rtx.payload().readUInt16BE(0), media[0]!.sequenceNumber, 'with the original sequence number before the payload');
 });
 
 t.test('the first NACK is answered at once; a second copy waits for a round trip', async (t) => {
