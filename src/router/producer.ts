@@ -259,6 +259,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
     keyframes: 0,
     keyframeRequests: 0,
     drops: { unknownPayloadType: 0, malformedPayload: 0 },
+    /** Packets whose Dependency Descriptor gave their layers and frame facts. */
+    ddParsed: 0,
     /** Dependency Descriptors that did not parse / whose template structure was not known (packets forwarded as without one). */
     ddMalformed: 0,
     ddUnknown: 0,
@@ -434,6 +436,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
       return;
     }
     ctx.ddKnown = true;
+    this.stats.ddParsed++;
     const s = ctx.summary;
     s.startOfFrame = d.startOfFrame;
     s.endOfFrame = d.endOfFrame;
