@@ -15,20 +15,25 @@ requireChromium();
 
 const MEASURE_MS = 4000;
 
-let sfu: Sfu;
+let sfu: Sfu | undefined;
 let chrome: Chromium | undefined;
 let browser: BrowserContext;
 
+/** The Sfu of this file (started before the first test). */
+function server(): Sfu {
+  if (!sfu) throw new Error('sfu not started');
+  return sfu;
+}
+
 t.before(async () => {
-  sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
-  chrome = await launchChromium('sfud-dd-chromium-');
+  [sfu, chrome] = await Promise.all([
+    Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback }),
+    launchChromium('sfud-dd-chromium-'),
+  ]);
   browser = chrome.context;
 });
 
-t.teardown(async () => {
-  await chrome?.close();
-  await sfu?.close();
-});
+t.teardown(() => Promise.all([chrome?.close(), sfu?.close()]));
 
 interface PageWindow {
   pub: RTCPeerConnection;
@@ -44,7 +49,7 @@ interface PageWindow {
 async function join(t: Test, sid: string, uid: string, codec?: string): Promise<{ page: Page; rpc: IonRpc; offerSdp: string; subSdp: () => Promise<string> }> {
   const page = await browser.newPage();
   // Served by sfud on 127.0.0.1: a secure context, so getUserMedia exists.
-  await page.goto(sfu.httpUrl);
+  await page.goto(server().httpUrl);
   const offerSdp = await page.evaluate(async (codec) => {
     const w = window as unknown as PageWindow;
     w.pub = new RTCPeerConnection();
@@ -62,7 +67,7 @@ async function join(t: Test, sid: string, uid: string, codec?: string): Promise<
     await w.pub.setLocalDescription();
     return w.pub.localDescription!.sdp;
   }, codec);
-  const rpc = await IonRpc.connect(`${sfu.httpUrl.replace('http', 'ws')}/ws`);
+  const rpc = await IonRpc.connect(`${server().httpUrl.replace('http', 'ws')}/ws`);
   rpc.onNotification = (method, params) => {
     if (method !== 'offer') return;
     void page
@@ -127,7 +132,7 @@ for (const codec of ['AV1', 'H264']) {
     const sid = `dd-${codec}`;
     const pub = await join(t, sid, 'pub', codec);
     t.match(pub.offerSdp, /dependency-descriptor-rtp-header-extension/, 'Chromium offers the DD');
-    const producer = () => sfu.rooms.get(sid)?.getMember('pub')?.producers[0];
+    const producer = () => server().rooms.get(sid)?.getMember('pub')?.producers[0];
     await waitFor('video arriving at sfud', () => (producer()?.stats.packets ?? 0) > 50, 20_000);
     const p = producer()!;
     t.equal(p.currentCodec.mimeType.toLowerCase(), `video/${codec.toLowerCase()}`);
@@ -146,7 +151,7 @@ for (const codec of ['AV1', 'H264']) {
     t.equal(p.stats.ddMalformed, 0);
 
     const streamId = p.streamId;
-    const member = sfu.rooms.get(sid)!.getMember('sub') as unknown as { getStats(): { consumers: Record<string, unknown>[] } };
+    const member = server().rooms.get(sid)!.getMember('sub') as unknown as { getStats(): { consumers: Record<string, unknown>[] } };
     const consumerStats = () => member.getStats().consumers.find((c) => c.layers) as unknown as { drops: { temporalLayer: number } };
 
     const full = await decodeRate(sub.page);
