@@ -82,6 +82,8 @@ export interface DdStructure {
   /** Highest spatial / temporal id of the frames each decode target contains (decode_target_layers()). */
   readonly decodeTargetSpatialId: Uint8Array;
   readonly decodeTargetTemporalId: Uint8Array;
+  /** Per template: `temporalSwitchMask` of a frame that uses its DTIs, computed once per structure. */
+  readonly templateSwitchMask: Uint8Array;
   resolutionsPresent: boolean;
   /** Max render size per spatial id (0 when absent). */
   readonly width: Uint16Array;
@@ -114,11 +116,17 @@ export interface DependencyDescriptor {
   templateIndex: number;
   spatialId: number;
   temporalId: number;
-  /** Decode target indications of this frame, DtCnt entries. */
-  readonly dti: Uint8Array;
+  /** Number of frames this one refers to (frame diffs). */
   fdiffCount: number;
+  /**
+   * The custom values (frame_dtis, frame_fdiffs, frame_chains) when the
+   * matching custom flag is set; a frame that follows its template leaves
+   * them untouched (copying the template per packet costs more than the
+   * rest of the parse: bench/micro/codecs.ts). Read through `frameDti`,
+   * `frameFdiff` and `frameChainFdiff`, which take either.
+   */
+  readonly dti: Uint8Array;
   readonly fdiff: Uint16Array;
-  /** frame_chain_fdiff per chain, chainCount entries. */
   readonly chainFdiff: Uint8Array;
   /** Max render size of the frame's spatial layer, 0 when the structure has none. */
   width: number;
@@ -142,6 +150,7 @@ export function createDdStructure(): DdStructure {
     decodeTargetProtectedBy: new Uint8Array(DD_MAX_DECODE_TARGETS),
     decodeTargetSpatialId: new Uint8Array(DD_MAX_DECODE_TARGETS),
     decodeTargetTemporalId: new Uint8Array(DD_MAX_DECODE_TARGETS),
+    templateSwitchMask: new Uint8Array(DD_MAX_TEMPLATES),
     resolutionsPresent: false,
     width: new Uint16Array(DD_MAX_SPATIAL_IDS),
     height: new Uint16Array(DD_MAX_SPATIAL_IDS),
@@ -175,26 +184,33 @@ export function createDependencyDescriptor(): DependencyDescriptor {
   };
 }
 
-// The bit reader: module state, so a parse allocates nothing (parses never nest).
-let rBuf: Uint8Array = new Uint8Array(0);
-let rPos = 0;
-let rEnd = 0;
-let rOk = true;
+/** The bit reader's state: one object for the module, so a parse allocates nothing (parses never nest). */
+class BitReader {
+  buf: Uint8Array = new Uint8Array(0);
+  /** Bit positions in `buf`. */
+  pos = 0;
+  end = 0;
+  ok = true;
+}
+const r = new BitReader();
 
 /** f(n), n <= 32: past the end it reads 0 and marks the parse failed. */
 function f(n: number): number {
-  if (rPos + n > rEnd) {
-    rOk = false;
-    rPos = rEnd;
+  const pos = r.pos;
+  if (pos + n > r.end) {
+    r.ok = false;
+    r.pos = r.end;
     return 0;
   }
+  const buf = r.buf;
   let v = 0;
-  for (let i = 0; i < n; i++) {
-    const p = rPos + i;
+  if (n < 32) {
+    for (let p = pos; p < pos + n; p++) v = (v << 1) | ((buf[p >>> 3]! >> (7 - (p & 7))) & 1);
+  } else {
     // Multiplication, not <<: a 32-bit bitmask would turn negative.
-    v = v * 2 + ((rBuf[p >>> 3]! >> (7 - (p & 7))) & 1);
+    for (let p = pos; p < pos + n; p++) v = v * 2 + ((buf[p >>> 3]! >> (7 - (p & 7))) & 1);
   }
-  rPos += n;
+  r.pos = pos + n;
   return v;
 }
 
@@ -232,10 +248,10 @@ export function parseDependencyDescriptor(
   out.customFdiffs = false;
   out.customChains = false;
   out.templateIndex = -1;
-  rBuf = buf;
-  rPos = (off + 3) * 8;
-  rEnd = (off + len) * 8;
-  rOk = true;
+  r.buf = buf;
+  r.pos = (off + 3) * 8;
+  r.end = (off + len) * 8;
+  r.ok = true;
   let structure = stream.structure;
   let known = stream.hasStructure;
   let active = stream.activeDecodeTargets;
@@ -253,15 +269,15 @@ export function parseDependencyDescriptor(
       if (!readStructure(structure)) return DD_MALFORMED;
       known = true;
       out.structureAttached = true;
-      active = structure.decodeTargetCount === 32 ? 0xffffffff : 2 ** structure.decodeTargetCount - 1;
+      active = structure.decodeTargetCount === 32 ? 0xffffffff : (1 << structure.decodeTargetCount) - 1;
     }
     if (activePresent) {
       if (!known) return DD_NO_STRUCTURE;
-      activeBit = rPos - off * 8;
+      activeBit = r.pos - off * 8;
       active = f(structure.decodeTargetCount);
     }
   }
-  if (!rOk) return DD_MALFORMED;
+  if (!r.ok) return DD_MALFORMED;
   if (!known) return DD_NO_STRUCTURE;
   const index = (out.templateId + 64 - structure.templateIdOffset) % 64;
   // Out of range: a new structure was lost or reordered (A.8.3): unknown, not broken.
@@ -269,35 +285,25 @@ export function parseDependencyDescriptor(
   out.templateIndex = index;
   out.spatialId = structure.templateSpatialId[index]!;
   out.temporalId = structure.templateTemporalId[index]!;
-  const dtCount = structure.decodeTargetCount;
-  const dti = out.dti;
   if (out.customDtis) {
-    for (let i = 0; i < dtCount; i++) dti[i] = f(2);
-  } else {
-    const base = index * DD_MAX_DECODE_TARGETS;
-    for (let i = 0; i < dtCount; i++) dti[i] = structure.templateDti[base + i]!;
+    const dtCount = structure.decodeTargetCount;
+    for (let i = 0; i < dtCount; i++) out.dti[i] = f(2);
   }
   if (out.customFdiffs) {
     let n = 0;
-    for (let size = f(2); size !== 0 && rOk; size = f(2)) {
+    for (let size = f(2); size !== 0 && r.ok; size = f(2)) {
       if (n === DD_MAX_FDIFFS) return DD_MALFORMED;
       out.fdiff[n++] = f(4 * size) + 1;
     }
     out.fdiffCount = n;
   } else {
-    const n = structure.templateFdiffCount[index]!;
-    const base = index * DD_MAX_FDIFFS;
-    for (let i = 0; i < n; i++) out.fdiff[i] = structure.templateFdiff[base + i]!;
-    out.fdiffCount = n;
+    out.fdiffCount = structure.templateFdiffCount[index]!;
   }
-  const chains = structure.chainCount;
   if (out.customChains) {
+    const chains = structure.chainCount;
     for (let i = 0; i < chains; i++) out.chainFdiff[i] = f(8);
-  } else {
-    const base = index * DD_MAX_CHAINS;
-    for (let i = 0; i < chains; i++) out.chainFdiff[i] = structure.templateChainFdiff[base + i]!;
   }
-  if (!rOk) return DD_MALFORMED;
+  if (!r.ok) return DD_MALFORMED;
   out.width = structure.resolutionsPresent ? structure.width[out.spatialId]! : 0;
   out.height = structure.resolutionsPresent ? structure.height[out.spatialId]! : 0;
   out.activeDecodeTargetsBit = activeBit;
@@ -327,7 +333,7 @@ function readStructure(s: DdStructure): boolean {
     s.templateTemporalId[count] = temporal;
     count++;
     const idc = f(2);
-    if (!rOk) return false;
+    if (!r.ok) return false;
     if (idc === 3) break;
     if (idc === 1) {
       temporal++;
@@ -353,7 +359,7 @@ function readStructure(s: DdStructure): boolean {
       s.templateFdiff[t * DD_MAX_FDIFFS + n++] = f(4) + 1;
     }
     s.templateFdiffCount[t] = n;
-    if (!rOk) return false;
+    if (!r.ok) return false;
   }
   // template_chains()
   const chains = ns(dtCount + 1);
@@ -377,6 +383,7 @@ function readStructure(s: DdStructure): boolean {
     s.decodeTargetSpatialId[i] = sid;
     s.decodeTargetTemporalId[i] = tid;
   }
+  for (let t = 0; t < count; t++) s.templateSwitchMask[t] = switchMask(s, s.templateDti, t * DD_MAX_DECODE_TARGETS, s.templateSpatialId[t]!);
   s.resolutionsPresent = f(1) === 1;
   if (s.resolutionsPresent) {
     for (let sid = 0; sid <= s.maxSpatialId; sid++) {
@@ -384,7 +391,30 @@ function readStructure(s: DdStructure): boolean {
       s.height[sid] = f(16) + 1;
     }
   }
-  return rOk;
+  return r.ok;
+}
+
+/** Decode target indication of frame `d` for decode target `dt` (its own or its template's). Valid after DD_OK. */
+export function frameDti(s: DdStructure, d: DependencyDescriptor, dt: number): number {
+  return d.customDtis ? d.dti[dt]! : s.templateDti[d.templateIndex * DD_MAX_DECODE_TARGETS + dt]!;
+}
+
+/** Frame diff `i` (< fdiffCount) of frame `d`. Valid after DD_OK. */
+export function frameFdiff(s: DdStructure, d: DependencyDescriptor, i: number): number {
+  return d.customFdiffs ? d.fdiff[i]! : s.templateFdiff[d.templateIndex * DD_MAX_FDIFFS + i]!;
+}
+
+/** frame_chain_fdiff of chain `c` (< chainCount) for frame `d`. Valid after DD_OK. */
+export function frameChainFdiff(s: DdStructure, d: DependencyDescriptor, c: number): number {
+  return d.customChains ? d.chainFdiff[c]! : s.templateChainFdiff[d.templateIndex * DD_MAX_CHAINS + c]!;
+}
+
+function switchMask(s: DdStructure, dti: Uint8Array, base: number, spatialId: number): number {
+  let mask = 0;
+  for (let i = 0; i < s.decodeTargetCount; i++) {
+    if (dti[base + i] === DTI_SWITCH && s.decodeTargetSpatialId[i] === spatialId) mask |= 1 << s.decodeTargetTemporalId[i]!;
+  }
+  return mask;
 }
 
 /**
@@ -393,11 +423,7 @@ function readStructure(s: DdStructure): boolean {
  * forwarding that target may start here. Valid after DD_OK.
  */
 export function temporalSwitchMask(s: DdStructure, d: DependencyDescriptor): number {
-  let mask = 0;
-  for (let i = 0; i < s.decodeTargetCount; i++) {
-    if (d.dti[i] === DTI_SWITCH && s.decodeTargetSpatialId[i] === d.spatialId) mask |= 1 << s.decodeTargetTemporalId[i]!;
-  }
-  return mask;
+  return d.customDtis ? switchMask(s, d.dti, 0, d.spatialId) : s.templateSwitchMask[d.templateIndex]!;
 }
 
 /** The decode targets made only of layers up to (spatial, temporal) (bit i: target i). */

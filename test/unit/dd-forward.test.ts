@@ -14,6 +14,7 @@ import {
   DD_OK,
   createDdStream,
   createDependencyDescriptor,
+  frameFdiff,
   parseDependencyDescriptor,
   type DdStream,
 } from '../../src/rtp/dependency-descriptor.js';
@@ -110,7 +111,7 @@ function receiver() {
       frame: d.frameNumber,
       start: d.startOfFrame,
       tid: d.temporalId,
-      fdiffs: [...d.fdiff.subarray(0, d.fdiffCount)],
+      fdiffs: Array.from({ length: d.fdiffCount }, (_, i) => frameFdiff(stream.structure, d, i)),
       key: d.structureAttached,
       active: stream.activeDecodeTargets,
     };

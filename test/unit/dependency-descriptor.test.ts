@@ -12,6 +12,9 @@ import {
   createDdStream,
   createDependencyDescriptor,
   decodeTargetsUpTo,
+  frameChainFdiff,
+  frameDti,
+  frameFdiff,
   parseDependencyDescriptor,
   temporalSwitchMask,
   writeDdActiveDecodeTargets,
@@ -56,8 +59,8 @@ t.test('key frame with the L1T3 template structure', async (t) => {
   t.equal(r, DD_OK);
   t.match(d, { startOfFrame: true, endOfFrame: false, templateId: 1, frameNumber: 100, structureAttached: true });
   t.match(d, { templateIndex: 0, spatialId: 0, temporalId: 0, fdiffCount: 0, width: 640, height: 360, activeDecodeTargetsBit: -1 });
-  t.same([...d.dti.subarray(0, 3)], [DTI_SWITCH, DTI_SWITCH, DTI_SWITCH]);
   const s = stream.structure;
+  t.same([0, 1, 2].map((i) => frameDti(s, d, i)), [DTI_SWITCH, DTI_SWITCH, DTI_SWITCH]);
   t.ok(stream.hasStructure);
   t.match(s, { templateIdOffset: 1, templateCount: 5, decodeTargetCount: 3, chainCount: 1, maxSpatialId: 0, maxTemporalId: 2 });
   t.same([...s.templateTemporalId.subarray(0, 5)], [0, 0, 1, 2, 2]);
@@ -81,10 +84,11 @@ t.test('mandatory-only packets resolve through the remembered structure', async 
   let { r, d } = parse(bits('1 1 000100', '0000000001100101'), stream);
   t.equal(r, DD_OK);
   t.match(d, { startOfFrame: true, endOfFrame: true, templateIndex: 3, temporalId: 2, frameNumber: 101, structureAttached: false });
+  const s = stream.structure;
   t.equal(d.fdiffCount, 1);
-  t.equal(d.fdiff[0], 1);
-  t.equal(d.chainFdiff[0], 1);
-  t.same([...d.dti.subarray(0, 3)], [DTI_DISCARDABLE, DTI_NOT_PRESENT, DTI_NOT_PRESENT]);
+  t.equal(frameFdiff(s, d, 0), 1);
+  t.equal(frameChainFdiff(s, d, 0), 1);
+  t.same([0, 1, 2].map((i) => frameDti(s, d, i)), [DTI_DISCARDABLE, DTI_NOT_PRESENT, DTI_NOT_PRESENT]);
   t.equal(temporalSwitchMask(stream.structure, d), 0, 'a TL2 frame is a switch point into nothing');
   // Template id 3 (index 2: T1): a switch point into the 30 fps target only.
   ({ r, d } = parse(bits('1 1 000011', '0000000001100110'), stream));
@@ -124,9 +128,11 @@ t.test('custom dtis, fdiffs, chains and the active decode targets bitmask', asyn
   t.match(d, { customDtis: true, customFdiffs: true, customChains: true, temporalId: 1, frameNumber: 110 });
   t.equal(d.activeDecodeTargetsBit, 29, 'after 24 mandatory bits and 5 flags');
   t.equal(stream.activeDecodeTargets, 0b011);
-  t.same([...d.dti.subarray(0, 3)], [DTI_SWITCH, DTI_DISCARDABLE, DTI_NOT_PRESENT]);
-  t.same([d.fdiffCount, d.fdiff[0], d.fdiff[1]], [2, 2, 20]);
-  t.equal(d.chainFdiff[0], 5);
+  const s = stream.structure;
+  t.same([0, 1, 2].map((i) => frameDti(s, d, i)), [DTI_SWITCH, DTI_DISCARDABLE, DTI_NOT_PRESENT]);
+  t.same([d.fdiffCount, frameFdiff(s, d, 0), frameFdiff(s, d, 1)], [2, 2, 20]);
+  t.equal(frameChainFdiff(s, d, 0), 5);
+  t.equal(temporalSwitchMask(s, d), 0b100, 'custom DTIs: S for DT0 (up to T2)');
 
   // In-place rewrites keep every other bit.
   const copy = Buffer.from(buf);
@@ -136,7 +142,7 @@ t.test('custom dtis, fdiffs, chains and the active decode targets bitmask', asyn
   t.equal(again.r, DD_OK);
   t.equal(again.d.frameNumber, 0xbeef);
   t.equal(stream.activeDecodeTargets, 0b100);
-  t.same([again.d.fdiff[0], again.d.fdiff[1], again.d.chainFdiff[0]], [2, 20, 5]);
+  t.same([frameFdiff(s, again.d, 0), frameFdiff(s, again.d, 1), frameChainFdiff(s, again.d, 0)], [2, 20, 5]);
 });
 
 t.test('two spatial layers: spatial ids and decode target layers', async (t) => {
