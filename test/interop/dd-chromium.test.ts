@@ -46,11 +46,26 @@ interface PageWindow {
  * A member in a page: publisher and subscriber connections as ion-sdk-js
  * has them, signalled from Node. `codec`: publish the camera with it in L1T3.
  */
-async function join(t: Test, sid: string, uid: string, codec?: string): Promise<{ page: Page; rpc: IonRpc; offerSdp: string; subSdp: () => Promise<string> }> {
+/** L1T3 on one encoding, or rid simulcast with L1T3 on each. */
+const SINGLE = [{ scalabilityMode: 'L1T3' }];
+const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, scalabilityMode: 'L1T3' },
+  { rid: 'h', scaleResolutionDownBy: 2, scalabilityMode: 'L1T3' },
+  { rid: 'f', scalabilityMode: 'L1T3' },
+];
+
+async function join(
+  t: Test,
+  sid: string,
+  uid: string,
+  codec?: string,
+  encodings: readonly Record<string, unknown>[] = SINGLE,
+  size = { width: 640, height: 360 },
+): Promise<{ page: Page; rpc: IonRpc; offerSdp: string; subSdp: () => Promise<string> }> {
   const page = await browser.newPage();
   // Served by sfud on 127.0.0.1: a secure context, so getUserMedia exists.
   await page.goto(server().httpUrl);
-  const offerSdp = await page.evaluate(async (codec) => {
+  const offerSdp = await page.evaluate(async ({ codec, encodings, size }) => {
     const w = window as unknown as PageWindow;
     w.pub = new RTCPeerConnection();
     w.sub = new RTCPeerConnection();
@@ -59,14 +74,14 @@ async function join(t: Test, sid: string, uid: string, codec?: string): Promise<
       if (e.channel.label === 'ion-sfu') w.api = e.channel;
     };
     if (codec) {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360, frameRate: 30 } });
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: size.width, height: size.height, frameRate: 30 } });
       w.streamId = stream.id;
-      const tr = w.pub.addTransceiver(stream.getVideoTracks()[0]!, { direction: 'sendonly', streams: [stream], sendEncodings: [{ scalabilityMode: 'L1T3' } as RTCRtpEncodingParameters] });
+      const tr = w.pub.addTransceiver(stream.getVideoTracks()[0]!, { direction: 'sendonly', streams: [stream], sendEncodings: encodings as unknown as RTCRtpEncodingParameters[] });
       tr.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType === `video/${codec}`));
     }
     await w.pub.setLocalDescription();
     return w.pub.localDescription!.sdp;
-  }, codec);
+  }, { codec, encodings, size });
   const rpc = await IonRpc.connect(`${server().httpUrl.replace('http', 'ws')}/ws`);
   rpc.onNotification = (method, params) => {
     if (method !== 'offer') return;
@@ -92,14 +107,15 @@ async function join(t: Test, sid: string, uid: string, codec?: string): Promise<
   return { page, rpc, offerSdp, subSdp };
 }
 
-async function inbound(page: Page): Promise<{ framesDecoded: number; codec: string; decoder: string }> {
+async function inbound(page: Page): Promise<{ framesDecoded: number; codec: string; decoder: string; width: number }> {
   return page.evaluate(async () => {
     const w = window as unknown as PageWindow;
-    const out = { framesDecoded: 0, codec: '', decoder: '' };
+    const out = { framesDecoded: 0, codec: '', decoder: '', width: 0 };
     const stats = await w.sub.getStats();
-    stats.forEach((s: { type: string; kind?: string; framesDecoded?: number; codecId?: string; decoderImplementation?: string }) => {
+    stats.forEach((s: { type: string; kind?: string; framesDecoded?: number; codecId?: string; decoderImplementation?: string; frameWidth?: number }) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
       out.framesDecoded += s.framesDecoded ?? 0;
+      out.width = s.frameWidth ?? 0;
       out.decoder = s.decoderImplementation ?? '';
       const c = s.codecId ? (stats.get(s.codecId) as { mimeType?: string } | undefined) : undefined;
       out.codec = c?.mimeType ?? '';
@@ -117,12 +133,14 @@ async function decodeRate(page: Page): Promise<number> {
   return ((b.framesDecoded - a.framesDecoded) * 1000) / (Date.now() - start);
 }
 
-async function prefer(page: Page, streamId: string, framerate: 'low' | 'medium' | 'high'): Promise<void> {
+type Level = 'low' | 'medium' | 'high';
+
+async function prefer(page: Page, streamId: string, framerate: Level, video: Level = 'high'): Promise<void> {
   await page.evaluate(
-    ({ streamId, framerate }) => {
-      (window as unknown as PageWindow).api!.send(JSON.stringify({ streamId, video: 'high', framerate, audio: true }));
+    ({ streamId, framerate, video }) => {
+      (window as unknown as PageWindow).api!.send(JSON.stringify({ streamId, video, framerate, audio: true }));
     },
-    { streamId, framerate },
+    { streamId, framerate, video },
   );
 }
 
@@ -170,3 +188,52 @@ for (const codec of ['AV1', 'H264']) {
     t.ok(consumerStats().drops.temporalLayer > 0, `sfud dropped ${consumerStats().drops.temporalLayer} packets of higher temporal layers`);
   });
 }
+
+t.test('VP8 rid simulcast, L1T3 on each encoding, with the DD: layer and frame-rate switches keep the subscriber decoding', async (t) => {
+  t.setTimeout(100_000);
+  const sid = 'dd-simulcast';
+  // libwebrtc sends three simulcast encodings from 960x540 up (fewer for smaller captures).
+  const pub = await join(t, sid, 'pub', 'VP8', SIMULCAST, { width: 960, height: 540 });
+  t.match(pub.offerSdp, /a=simulcast:send q;h;f/);
+  const producer = () => server().rooms.get(sid)?.getMember('pub')?.producers[0];
+  await waitFor('all three encodings arriving at sfud', () => (producer()?.encodings ?? []).every((e) => e.packets > 0), 30_000);
+  const p = producer()!;
+  const sub = await join(t, sid, 'sub');
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ready = await sub.page.evaluate(() => (window as unknown as PageWindow).api?.readyState === 'open');
+    if (ready && (await inbound(sub.page)).framesDecoded > 10) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.ok((await inbound(sub.page)).framesDecoded > 10, 'subscriber decoding');
+  t.ok(p.stats.ddParsed > 0, `sfud read ${p.stats.ddParsed} DDs (${p.stats.ddUnknown} without a known structure, ${p.stats.ddMalformed} malformed)`);
+  t.equal(p.stats.ddMalformed, 0);
+  const log: string[] = [];
+  // Each step: a layer (and frame rate); the subscriber must decode frames of it within the wait.
+  // NOTE: reduced frame rates only on the lowest layer: the downlink allocator offers upper
+  // layers at the full rate only (src/bwe/downlink.ts videoOptions), so 'high' at framerate
+  // 'low' stays on the lowest layer whatever the DD says.
+  for (const [video, framerate, width] of [
+    ['low', 'high', 240],
+    ['high', 'high', 960],
+    ['low', 'low', 240],
+    ['medium', 'high', 480],
+    ['low', 'medium', 240],
+    ['high', 'high', 960],
+  ] as const) {
+    await prefer(sub.page, p.streamId, framerate, video);
+    const before = await inbound(sub.page);
+    let now = before;
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 500));
+      now = await inbound(sub.page);
+      if (now.width === width && now.framesDecoded - before.framesDecoded >= 5) break;
+    }
+    const member = server().rooms.get(sid)!.getMember('sub') as unknown as { getStats(): { consumers: { layers?: { current: number; currentTemporal: number } }[] } };
+    const layers = member.getStats().consumers.find((c) => c.layers)?.layers;
+    log.push(`${video}/${framerate}: ${now.width} px, +${now.framesDecoded - before.framesDecoded} frames, sfud S${layers?.current}T${layers?.currentTemporal}`);
+    t.ok(now.width === width && now.framesDecoded - before.framesDecoded >= 5, `${video} at framerate ${framerate}: decodes ${now.width} px frames (+${now.framesDecoded - before.framesDecoded})`);
+  }
+  t.comment(log.join('; '));
+});
