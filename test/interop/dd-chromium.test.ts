@@ -133,6 +133,17 @@ async function decodeRate(page: Page): Promise<number> {
   return ((b.framesDecoded - a.framesDecoded) * 1000) / (Date.now() - start);
 }
 
+/** Waits (up to 20 s) for the subscriber's ion-sfu channel and 10 decoded frames; returns its inbound stats. */
+async function subscriberReady(page: Page): Promise<Awaited<ReturnType<typeof inbound>>> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ready = await page.evaluate(() => (window as unknown as PageWindow).api?.readyState === 'open');
+    if (ready && (await inbound(page)).framesDecoded > 10) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return inbound(page);
+}
+
 type Level = 'low' | 'medium' | 'high';
 
 async function prefer(page: Page, streamId: string, framerate: Level, video: Level = 'high'): Promise<void> {
@@ -156,13 +167,7 @@ for (const codec of ['AV1', 'H264']) {
     t.equal(p.currentCodec.mimeType.toLowerCase(), `video/${codec.toLowerCase()}`);
 
     const sub = await join(t, sid, 'sub');
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const ready = await sub.page.evaluate(() => (window as unknown as PageWindow).api?.readyState === 'open');
-      if (ready && (await inbound(sub.page)).framesDecoded > 10) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const first = await inbound(sub.page);
+    const first = await subscriberReady(sub.page);
     t.ok(first.framesDecoded > 10, `subscriber decodes ${first.codec} (${first.framesDecoded} frames)`);
     t.match(await sub.subSdp(), /dependency-descriptor-rtp-header-extension/, 'sfud offers the DD to the subscriber');
     t.ok(p.stats.ddParsed > 0, `sfud read ${p.stats.ddParsed} DDs (${p.stats.ddUnknown} without a known structure, ${p.stats.ddMalformed} malformed)`);
@@ -199,13 +204,7 @@ t.test('VP8 rid simulcast, L1T3 on each encoding, with the DD: layer and frame-r
   await waitFor('all three encodings arriving at sfud', () => (producer()?.encodings ?? []).every((e) => e.packets > 0), 30_000);
   const p = producer()!;
   const sub = await join(t, sid, 'sub');
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const ready = await sub.page.evaluate(() => (window as unknown as PageWindow).api?.readyState === 'open');
-    if (ready && (await inbound(sub.page)).framesDecoded > 10) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  t.ok((await inbound(sub.page)).framesDecoded > 10, 'subscriber decoding');
+  t.ok((await subscriberReady(sub.page)).framesDecoded > 10, 'subscriber decoding');
   t.ok(p.stats.ddParsed > 0, `sfud read ${p.stats.ddParsed} DDs (${p.stats.ddUnknown} without a known structure, ${p.stats.ddMalformed} malformed)`);
   t.equal(p.stats.ddMalformed, 0);
   const log: string[] = [];
