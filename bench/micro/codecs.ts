@@ -12,6 +12,12 @@ import { H264RtpPayload, Vp8RtpPayload } from 'werift';
 import { createCodecDescriptors, createCodecSummary, parseCodecPayload } from '../../src/rtp/codecs/index.js';
 import { createH264Descriptor, parseH264 } from '../../src/rtp/codecs/h264.js';
 import { createVp8Descriptor, parseVp8, writeVp8PictureId, writeVp8Tl0PicIdx } from '../../src/rtp/codecs/vp8.js';
+import {
+  createDdStream,
+  createDependencyDescriptor,
+  parseDependencyDescriptor,
+  writeDdFrameNumber,
+} from '../../src/rtp/dependency-descriptor.js';
 import { bench, consume, report } from './harness.js';
 
 /** A payload of `size` bytes: `head` followed by filler. */
@@ -64,6 +70,23 @@ export function run(): void {
   report('H.264 STAP-A (SPS + PPS + IDR) (ns/op)', [
     bench('werift H264RtpPayload.deSerialize', () => H264RtpPayload.deSerialize(stap).isKeyframe),
     bench('sfud parseH264 (reused descriptor)', () => (parseH264(stap, 0, stap.length, hd) ? hd.isKeyframe : false)),
+  ]);
+
+  // Dependency Descriptor (L1T3 of the spec's example A.10.2.1): what reading it adds per packet.
+  // The baseline is the H.264 payload parse every packet pays already.
+  const structure = Buffer.from('810000802214eaaa44104d1410208426', 'hex');
+  const mandatory = Buffer.from('c30001', 'hex'); // S E, template 3 (T1), frame 1
+  const ddStream = createDdStream();
+  const dd = createDependencyDescriptor();
+  if (parseDependencyDescriptor(structure, 0, structure.length, ddStream, dd) !== 2) throw new Error('bench DD structure does not parse');
+  report('Dependency Descriptor (ns/op)', [
+    bench('sfud parseH264 FU-A (baseline, per packet)', () => (parseH264(fua, 0, fua.length, hd) ? hd.isKeyframe : false)),
+    bench('sfud parseDependencyDescriptor, 3-byte packet', () => parseDependencyDescriptor(mandatory, 0, 3, ddStream, dd)),
+    bench('sfud parseDependencyDescriptor, key frame structure', () => parseDependencyDescriptor(structure, 0, structure.length, ddStream, dd)),
+    bench('sfud writeDdFrameNumber (egress rewrite)', (i) => {
+      writeDdFrameNumber(mandatory, 0, i & 0xffff);
+      return mandatory[2];
+    }),
   ]);
   consume(vd);
 }

@@ -9,6 +9,7 @@ const all: Record<string, () => Promise<{ run(): void }>> = {
   rtcp: () => import('./rtcp.js'),
   srtp: () => import('./srtp.js'),
   feedback: () => import('./feedback.js'),
+  forward: () => import('./forward.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -21,6 +21,8 @@
  *  - VP8/VP9 picture id and TL0PICIDX are rebased at each switch and the
  *    picture id skips nothing for dropped temporal pictures, so the decoder
  *    sees one stream.
+ *  - Dependency Descriptor (when the subscriber receives it): see
+ *    `Consumer.ddRewrite` below for what is rewritten and why.
  *  - A small ring (the "sequencer") remembers, per output sequence number,
  *    where the packet came from, so subscriber NACKs are served from the
  *    producer's store with the exact rewritten header.
@@ -32,6 +34,7 @@ import type { PacketContext, Producer, ProducerEncoding } from './producer.js';
 import { SenderReportGenerator, writeRtx } from '../rtp/feedback/index.js';
 import type { SenderReportPacket } from '../rtp/rtcp/index.js';
 import { createVp8Descriptor, parseVp8, writeVp8PictureId, writeVp8Tl0PicIdx } from '../rtp/codecs/index.js';
+import { decodeTargetsUpTo, writeDdActiveDecodeTargets, writeDdFrameNumber } from '../rtp/dependency-descriptor.js';
 import { VideoLayerSelector, type LayerPacket } from '../simulcast/layer-selector.js';
 import type { SendHistory } from '../bwe/send-history.js';
 
@@ -133,6 +136,24 @@ class Sequencer {
   readonly marker = new Uint8Array(SEQUENCER_SIZE);
   /** When the packet was last resent (-Infinity: never since it was first sent). */
   readonly resentMs = new Float64Array(SEQUENCER_SIZE);
+  /** Rewritten DD frame number (-1: none) and active decode targets (bit position -1: not rewritten). */
+  readonly ddFrame = new Int32Array(SEQUENCER_SIZE);
+  readonly ddMaskBit = new Int16Array(SEQUENCER_SIZE);
+  readonly ddMaskCount = new Uint8Array(SEQUENCER_SIZE);
+  readonly ddMask = new Float64Array(SEQUENCER_SIZE);
+}
+
+/** What `send()` writes into the copy besides the RTP header; offsets relative to the packet start, -1: nothing. */
+interface Rewrite {
+  pic: number;
+  picAt: number;
+  tl0: number;
+  tl0At: number;
+  ddAt: number;
+  ddFrame: number;
+  ddMaskBit: number;
+  ddMaskCount: number;
+  ddMask: number;
 }
 
 export class Consumer extends EventEmitter<ConsumerEvents> {
@@ -162,6 +183,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     marker: false,
     temporalLayer: 0,
     temporalLayerSync: false,
+    temporalSwitchMask: 0,
     size: 0,
   };
   private preferred: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
@@ -197,6 +219,32 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private lastOutPt = -1;
   private lastOutMarker = false;
   private readonly vp8 = createVp8Descriptor();
+  private readonly rw: Rewrite = { pic: -1, picAt: -1, tl0: -1, tl0At: -1, ddAt: -1, ddFrame: 0, ddMaskBit: -1, ddMaskCount: 0, ddMask: 0 };
+  /**
+   * Dependency Descriptor rewriting, when the DD reaches the subscriber. The
+   * receiver (libwebrtc's RtpVideoStreamReceiver2) builds its frame graph
+   * from frame_number and the frame diffs, takes a frame with a structure as
+   * a key frame, and drops a key frame whose frame number is older than the
+   * last structure's. So:
+   *  - frame_number: offset at every (re)start so the first frame follows
+   *    the last one sent (a simulcast switch lands on another encoding's
+   *    numbering; a restart may land behind it). Never compacted within a
+   *    run, unlike the VP8 picture id: fdiffs and chain diffs are
+   *    differences of frame numbers, and a dropped frame is one no forwarded
+   *    frame refers to (its layer is above every forwarded one).
+   *  - active_decode_targets_bitmask: rewritten in place, when the packet
+   *    carries one, to the targets the forwarded layers still make (A.4).
+   *    Not inserted where the publisher sent none: that changes the
+   *    element's and the header's length (a re-serialisation and a byte
+   *    shift per packet), and libwebrtc decodes from the frame graph alone.
+   *  - The template structure needs nothing: it rides on the first packet
+   *    of every key frame, and every (re)start and layer switch waits for a
+   *    key frame, so the subscriber has the structure before any frame
+   *    that needs it.
+   */
+  private readonly ddRewrite: boolean;
+  private ddFrameOffset = 0;
+  private lastOutFrame = -1;
 
   readonly stats = {
     packets: 0,
@@ -237,6 +285,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this._paused = opts.paused ?? false;
     this.transportCc = opts.transportCc;
     this.sr = new SenderReportGenerator(this.ssrc, opts.producer.currentCodec.clockRate);
+    const ddId = opts.producer.ddExtId;
+    this.ddRewrite = ddId > 0 && this.extMap[ddId]! !== 0;
     if (this.kind === 'video') {
       // ion-sfu's bestqualityfirst=false starts on the lowest layer; allocation may raise it.
       if (opts.bestQualityFirst === false) this.allocated.spatial = 0;
@@ -414,6 +464,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       lp.marker = marker;
       lp.temporalLayer = s.temporalLayer;
       lp.temporalLayerSync = s.layerSync;
+      lp.temporalSwitchMask = s.temporalSwitchMask;
       lp.size = ctx.length;
       const d = sel.select(lp, ctx.arrivalMs);
       if (d.needKeyframe >= 0) this.askKeyframe(d.needKeyframe, ctx.arrivalMs);
@@ -451,7 +502,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (s.tl0PicIdxOffset >= 0) tl0 = (s.tl0PicIdx + this.tl0Offset) & 0xff;
     const len = ctx.length;
     const rel = src.offset;
-    if (!this.send(src.buf, rel, len, pt, outSeq, outTs, marker, pic, s.pictureIdOffset - rel, tl0, s.tl0PicIdxOffset - rel)) {
+    const rw = this.rw;
+    rw.pic = pic;
+    rw.picAt = s.pictureIdOffset - rel;
+    rw.tl0 = tl0;
+    rw.tl0At = s.tl0PicIdxOffset - rel;
+    rw.ddAt = -1;
+    rw.ddMaskBit = -1;
+    if (this.ddRewrite && ctx.ddOffset >= 0) this.planDdRewrite(ctx, rel);
+    if (!this.send(src.buf, rel, len, pt, outSeq, outTs, marker)) {
       this.stats.drops.sink++;
       return;
     }
@@ -465,10 +524,30 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.lastOutMarker = marker;
       if (pic >= 0) this.lastOutPic = pic;
       if (tl0 >= 0) this.lastOutTl0 = tl0;
+      if (rw.ddAt >= 0) this.lastOutFrame = rw.ddFrame;
     }
     if (this.kind === 'video') this.remember(outSeq, ctx, outTs, pic, tl0, marker);
     this.stats.packets++;
     this.stats.bytes += len;
+  }
+
+  /** Fills the DD part of `rw` for `ctx` (see `ddRewrite`). */
+  private planDdRewrite(ctx: PacketContext, rel: number): void {
+    const rw = this.rw;
+    const dd = ctx.dd;
+    rw.ddAt = ctx.ddOffset - rel;
+    rw.ddFrame = (dd.frameNumber + this.ddFrameOffset) & 0xffff;
+    const stream = ctx.encoding.dd;
+    const sel = this.selector;
+    if (!ctx.ddKnown || dd.activeDecodeTargetsBit < 0 || !stream || !sel) return;
+    const st = stream.structure;
+    // Simulcast: the encoding is forwarded whole spatially; SVC: up to the current spatial layer.
+    const spatial = this.producer.svc ? sel.currentSpatialLayer : st.maxSpatialId;
+    const forwarded = decodeTargetsUpTo(st, spatial, sel.currentTemporalLayer);
+    rw.ddMaskBit = dd.activeDecodeTargetsBit;
+    rw.ddMaskCount = st.decodeTargetCount;
+    // Bitwise AND on up to 32 bits without the sign: both are non-negative integers below 2^32.
+    rw.ddMask = (forwarded & stream.activeDecodeTargets) >>> 0;
   }
 
   /**
@@ -504,9 +583,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.tsOffset = 0;
       this.picOffset = 0;
       this.tl0Offset = 0;
+      this.ddFrameOffset = 0;
       return;
     }
     this.seqOffset = this.lastOutExtSeq + 1 - ctx.extSeq;
+    if (ctx.ddOffset >= 0 && this.lastOutFrame >= 0) this.ddFrameOffset = (this.lastOutFrame + 1 - ctx.dd.frameNumber) & 0xffff;
     const outTs = this.alignedTimestamp(ctx, prev);
     this.tsOffset = mod32(outTs - ctx.extTimestamp);
     if (s.pictureId >= 0 && this.lastOutPic >= 0) this.picOffset = (this.lastOutPic + 1 - s.pictureId) & 0x7fff;
@@ -543,23 +624,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return wall;
   }
 
-  /** Copies a packet, rewrites it into this consumer's numbering and sends it. Offsets are relative to `offset`. */
-  private send(
-    srcBuf: Buffer,
-    offset: number,
-    len: number,
-    pt: number,
-    seq: number,
-    ts: number,
-    marker: boolean,
-    pic: number,
-    picAt: number,
-    tl0: number,
-    tl0At: number,
-    retransmission = false,
-    rtxPt = NO_PT,
-  ): boolean {
-    // An RTX copy is 2 bytes longer (the original sequence number before the payload).
+  /** Copies a packet, rewrites it into this consumer's numbering (and `this.rw`) and sends it, as RTX with `rtxPt`. */
+  private send(srcBuf: Buffer, offset: number, len: number, pt: number, seq: number, ts: number, marker: boolean, retransmission = false, rtxPt = NO_PT): boolean {
     const tcc = this.transportCc;
     // Room for an RTX copy's 2 bytes and for a transport-cc element sfud adds (at most 8).
     const buf = Buffer.allocUnsafe(len + (rtxPt !== NO_PT ? 2 : 0) + (tcc?.insert ? 8 : 0) + this.sink.rtpTrailerRoom);
@@ -572,8 +638,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     out.ssrc = this.ssrc;
     if (marker !== out.marker) out.marker = marker;
     if (out.extLength > 0) out.remapExtensionIds(this.extMap);
-    if (pic >= 0 && picAt >= 0) writeVp8PictureId(buf, picAt, pic);
-    if (tl0 >= 0 && tl0At >= 0) writeVp8Tl0PicIdx(buf, tl0At, tl0);
+    const rw = this.rw;
+    if (rw.pic >= 0 && rw.picAt >= 0) writeVp8PictureId(buf, rw.picAt, rw.pic);
+    if (rw.tl0 >= 0 && rw.tl0At >= 0) writeVp8Tl0PicIdx(buf, rw.tl0At, rw.tl0);
+    if (rw.ddAt >= 0) {
+      writeDdFrameNumber(buf, rw.ddAt, rw.ddFrame);
+      if (rw.ddMaskBit >= 0) writeDdActiveDecodeTargets(buf, rw.ddAt, rw.ddMaskBit, rw.ddMaskCount, rw.ddMask);
+    }
     let tccAt = -1;
     if (tcc) {
       // After the remap: the element added carries the subscriber's id already.
@@ -648,6 +719,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     q.pic[i] = pic < 0 ? -1 : (pic & 0xffff) | ((tl0 < 0 ? 0xff : tl0) << 16);
     q.marker[i] = marker ? 1 : 0;
     q.resentMs[i] = -Infinity;
+    const rw = this.rw;
+    q.ddFrame[i] = rw.ddAt >= 0 ? rw.ddFrame : -1;
+    q.ddMaskBit[i] = rw.ddAt >= 0 ? rw.ddMaskBit : -1;
+    q.ddMaskCount[i] = rw.ddMaskCount;
+    q.ddMask[i] = rw.ddMask;
   }
 
   /**
@@ -686,16 +762,30 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const pt = this.ptMap[slab[off + 1]! & 0x7f]!;
     if (pt === NO_PT) return false;
     const packed = q.pic[i]!;
-    let picAt = -1;
-    let tl0At = -1;
-    if (packed >= 0 && this.out.reset(slab, off, len) && parseVp8(slab, this.out.payloadOffset, this.out.payloadLength, this.vp8)) {
-      picAt = this.vp8.pictureIdOffset - off;
-      tl0At = this.vp8.tl0PicIdxOffset - off;
+    const rw = this.rw;
+    rw.picAt = -1;
+    rw.tl0At = -1;
+    rw.ddAt = -1;
+    const parsed = this.out.reset(slab, off, len);
+    if (packed >= 0 && parsed && parseVp8(slab, this.out.payloadOffset, this.out.payloadLength, this.vp8)) {
+      rw.picAt = this.vp8.pictureIdOffset - off;
+      rw.tl0At = this.vp8.tl0PicIdxOffset - off;
     }
-    const pic = packed >= 0 ? packed & 0xffff : -1;
-    const tl0 = packed >= 0 && packed >>> 16 !== 0xff ? packed >>> 16 : -1;
+    rw.pic = packed >= 0 ? packed & 0xffff : -1;
+    rw.tl0 = packed >= 0 && packed >>> 16 !== 0xff ? packed >>> 16 : -1;
+    if (q.ddFrame[i]! >= 0 && parsed) {
+      // The stored copy is the publisher's packet: find its DD again and write what was first sent.
+      const at = this.out.findExtension(this.producer.ddExtId);
+      if (at >= 0) {
+        rw.ddAt = at - off;
+        rw.ddFrame = q.ddFrame[i]!;
+        rw.ddMaskBit = q.ddMaskBit[i]!;
+        rw.ddMaskCount = q.ddMaskCount[i]!;
+        rw.ddMask = q.ddMask[i]!;
+      }
+    }
     const rtxPt = this.rtxPtMap[pt]!;
-    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, pic, picAt, tl0, tl0At, true, rtxPt)) return false;
+    if (!this.send(slab, off, len, pt, seq, q.ts[i]!, q.marker[i] === 1, true, rtxPt)) return false;
     q.resentMs[i] = now;
     this.stats.retransmitted++;
     if (rtxPt !== NO_PT) this.stats.retransmittedRtx++;

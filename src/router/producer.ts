@@ -14,6 +14,16 @@ import { RtpView } from '../rtp/rtp.js';
 import { Unwrapper } from '../rtp/seq.js';
 import { readAudioLevelByte } from '../rtp/extensions.js';
 import {
+  DD_MALFORMED,
+  DD_OK,
+  createDdStream,
+  createDependencyDescriptor,
+  parseDependencyDescriptor,
+  temporalSwitchMask,
+  type DdStream,
+  type DependencyDescriptor,
+} from '../rtp/dependency-descriptor.js';
+import {
   createCodecDescriptors,
   createCodecSummary,
   parseCodecPayload,
@@ -75,7 +85,14 @@ export interface ProducerOptions {
    */
   encodings?: readonly EncodingOptions[];
   /** Publisher extension ids for the extensions ingress reads (0 = not negotiated). */
-  extensionIds: { audioLevel?: number; transportWideCc?: number; mid?: number; rid?: number; repairedRid?: number };
+  extensionIds: {
+    audioLevel?: number;
+    transportWideCc?: number;
+    mid?: number;
+    rid?: number;
+    repairedRid?: number;
+    dependencyDescriptor?: number;
+  };
   /** The publisher negotiated `nack pli` / `ccm fir` (keyframe request kind). */
   feedback?: { pli?: boolean; fir?: boolean };
   appData?: Record<string, unknown>;
@@ -124,6 +141,8 @@ export class ProducerEncoding {
   readonly seq = new Unwrapper(16);
   readonly ts = new Unwrapper(32);
   readonly descriptors: CodecDescriptors = createCodecDescriptors();
+  /** Dependency Descriptor state of this SSRC (the template structure in force); video with the DD negotiated only. */
+  dd: DdStream | undefined;
   readonly receiveStats: ReceiveStatistics;
   readonly nack: NackGenerator | undefined;
   /** Copies of recent packets, serving subscribers' NACKs (video only; released when the producer closes). */
@@ -198,6 +217,12 @@ export interface PacketContext {
   /** RFC 6464 level (0 loudest .. 127 silence), or -1 when absent. */
   audioLevel: number;
   voiceActivity: boolean;
+  /** Offset in `view.buf` of the Dependency Descriptor element, -1 when absent or malformed. */
+  ddOffset: number;
+  /** Its parse: the mandatory fields when `ddOffset >= 0`, everything when `ddKnown`. */
+  dd: DependencyDescriptor;
+  /** The DD resolved through the stream's structure: `summary`'s frame and layer facts come from it. */
+  ddKnown: boolean;
 }
 
 export interface ProducerEvents {
@@ -229,6 +254,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
   readonly encodings: readonly ProducerEncoding[];
   /** Layers live in one RTP stream (VP9/AV1 SVC): consumers drop by the descriptor's spatial id. */
   readonly svc: boolean;
+  /** The publisher's Dependency Descriptor extension id (0: not negotiated, or audio). */
+  readonly ddExtId: number;
   private readonly opts: ProducerOptions;
   /** Indexed by payload type: the codec, for O(1) lookup per packet. */
   private readonly codecByPt: (RouterCodec | undefined)[] = new Array<RouterCodec | undefined>(128);
@@ -255,6 +282,11 @@ export class Producer extends EventEmitter<ProducerEvents> {
     keyframes: 0,
     keyframeRequests: 0,
     drops: { unknownPayloadType: 0, malformedPayload: 0 },
+    /** Packets whose Dependency Descriptor gave their layers and frame facts. */
+    ddParsed: 0,
+    /** Dependency Descriptors that did not parse / whose template structure was not known (packets forwarded as without one). */
+    ddMalformed: 0,
+    ddUnknown: 0,
     /** Audio packets (and bytes) decrypted but not forwarded: not among the loudest-K. */
     notLoudest: 0,
     notLoudestBytes: 0,
@@ -289,6 +321,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
     }
     const first = opts.codecs[0];
     if (!first) throw new Error('a producer needs at least one codec');
+    this.ddExtId = opts.kind === 'video' ? (opts.extensionIds.dependencyDescriptor ?? 0) : 0;
+    if (this.ddExtId > 0) for (const e of this.encodings) e.dd = createDdStream();
     this.svc = this.encodings.length === 1 && opts.kind === 'video' && opts.codecs.some((c) => c.kind === 'vp9' || c.kind === 'av1');
     this.ctx = {
       view: new RtpView(),
@@ -302,6 +336,9 @@ export class Producer extends EventEmitter<ProducerEvents> {
       layer: 0,
       audioLevel: -1,
       voiceActivity: false,
+      ddOffset: -1,
+      dd: createDependencyDescriptor(),
+      ddKnown: false,
     };
   }
 
@@ -372,6 +409,10 @@ export class Producer extends EventEmitter<ProducerEvents> {
       if (view.payloadLength > 0) this.stats.drops.malformedPayload++;
       return;
     }
+    ctx.summary.temporalSwitchMask = 0;
+    ctx.ddOffset = -1;
+    ctx.ddKnown = false;
+    if (enc.dd) this.readDependencyDescriptor(view, enc.dd, ctx);
     ctx.layer = this.svc ? ctx.summary.spatialLayer : enc.layer;
     ctx.audioLevel = -1;
     ctx.voiceActivity = false;
@@ -437,15 +478,57 @@ export class Producer extends EventEmitter<ProducerEvents> {
     if (enc && !this._closed) this.opts.retransmitMiss?.(this, enc, seq);
   }
 
+  /**
+   * The Dependency Descriptor, when the packet has one: with its stream's
+   * structure it gives frame boundaries, layers and key frames for any codec
+   * (H.264 has no layer ids of its own). Without a known structure, or
+   * malformed, the payload descriptor's facts stand, as before the DD.
+   */
+  private readDependencyDescriptor(view: RtpView, stream: DdStream, ctx: PacketContext): void {
+    const p = view.findExtension(this.ddExtId);
+    if (p < 0) return;
+    const d = ctx.dd;
+    const r = parseDependencyDescriptor(view.buf, p, view.extValueLength, stream, d);
+    if (r === DD_MALFORMED) {
+      this.stats.ddMalformed++;
+      return;
+    }
+    ctx.ddOffset = p;
+    if (r !== DD_OK) {
+      this.stats.ddUnknown++;
+      return;
+    }
+    ctx.ddKnown = true;
+    this.stats.ddParsed++;
+    const s = ctx.summary;
+    s.startOfFrame = d.startOfFrame;
+    s.endOfFrame = d.endOfFrame;
+    s.spatialLayer = d.spatialId;
+    s.temporalLayer = d.temporalId;
+    // A key frame starts a coded video sequence, which is where the structure comes (A.8.3).
+    s.keyframe = d.structureAttached && d.fdiffCount === 0;
+    s.temporalSwitchMask = temporalSwitchMask(stream.structure, d);
+  }
+
   private onKeyframe(enc: ProducerEncoding, codec: RouterCodec, arrivalMs: number): void {
     this.stats.keyframes++;
     enc.keyframes++;
     enc.lastKeyframeMs = arrivalMs;
-    if (codec.kind !== 'vp8') return;
-    const d = enc.descriptors.vp8;
-    if (d.width === 0 || (d.width === enc.width && d.height === enc.height)) return;
-    enc.width = d.width;
-    enc.height = d.height;
+    let width = 0;
+    let height = 0;
+    const dd = this.ctx.dd;
+    if (this.ctx.ddKnown && dd.structureAttached && dd.width > 0) {
+      // The structure's largest layer is what the encoding shows (the DD says it for every codec).
+      const s = enc.dd!.structure;
+      width = s.width[s.maxSpatialId]!;
+      height = s.height[s.maxSpatialId]!;
+    } else if (codec.kind === 'vp8') {
+      width = enc.descriptors.vp8.width;
+      height = enc.descriptors.vp8.height;
+    }
+    if (width === 0 || (width === enc.width && height === enc.height)) return;
+    enc.width = width;
+    enc.height = height;
     if (this.rankByResolution) this.rerank();
   }
 

@@ -10,7 +10,7 @@
  *   abs-send-time       webrtc.googlesource.com/src/+/main/docs/native-code/rtp-hdrext/abs-send-time
  *   transport-wide-cc   draft-holmer-rmcat-transport-wide-cc-extensions-01 section 2
  *   ssrc-audio-level    RFC 6464 section 3           urn:ietf:params:rtp-hdrext:ssrc-audio-level
- *   dependency-descriptor  AV1 RTP spec appendix A (mandatory fields only; the full parse lives with simulcast)
+ *   dependency-descriptor  AV1 RTP spec appendix A (mandatory fields here; the full reader is ./dependency-descriptor.ts)
  */
 
 export const EXT_URI = {
@@ -95,8 +95,9 @@ export function writeAudioLevel(level: number, voice: boolean, buf: Buffer, offs
 /**
  * The dependency descriptor's mandatory fields (AV1 RTP spec A.8.1):
  *   start_of_frame (1) | end_of_frame (1) | frame_dependency_template_id (6) | frame_number (16)
- * The rest (template structure, active decode targets) is parsed by the layer
- * selector that needs it.
+ * The rest (template structure, active decode targets) is read by
+ * `parseDependencyDescriptor` (./dependency-descriptor.ts), which needs the
+ * stream's remembered structure.
  */
 export interface DependencyDescriptorHead {
   startOfFrame: boolean;

@@ -79,7 +79,14 @@ const TWCC_INTERVAL_MS = 100;
 /** Our RTCP sender SSRC toward publishers (RFC 4585 allows any; 1 is what ion-sfu's pion stack uses too). */
 const RTCP_SENDER_SSRC = 1;
 /** Extensions forwarded to subscribers: per-hop ones (mid, rid, transport-cc) are not. */
-const FORWARDED_EXTENSIONS = new Set<string>([EXT_URI.audioLevel, EXT_URI.absSendTime, EXT_URI.videoOrientation, EXT_URI.playoutDelay]);
+const FORWARDED_EXTENSIONS = new Set<string>([
+  EXT_URI.audioLevel,
+  EXT_URI.absSendTime,
+  EXT_URI.videoOrientation,
+  EXT_URI.playoutDelay,
+  // The subscriber's decoder builds its frame graph from it (the consumer rewrites it: see Consumer.ddRewrite).
+  EXT_URI.dependencyDescriptor,
+]);
 
 export interface IonPeerOptions {
   rooms: RoomRegistry;
@@ -438,6 +445,7 @@ export class IonPeer implements SignalSession, RoomMember {
         mid: extIdOf(EXT_URI.mid),
         rid: extIdOf(EXT_URI.rid),
         repairedRid: extIdOf(EXT_URI.repairedRid),
+        dependencyDescriptor: extIdOf(EXT_URI.dependencyDescriptor),
       },
       feedback: { pli: s.feedback.pli, fir: s.feedback.fir },
       appData: { extensions: s.extensions, feedback: s.feedback },

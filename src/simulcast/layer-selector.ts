@@ -23,7 +23,9 @@
  *  4. Temporal: packets above the current temporal layer are dropped with
  *     `dropTemporal` (the caller consumes no output sequence number). Temporal
  *     up-switch only at the start of a frame that is a switching point (VP8 Y
- *     bit: `temporalLayerSync`) or a keyframe; down-switch at any frame start.
+ *     bit: `temporalLayerSync`; Dependency Descriptor: `temporalSwitchMask`,
+ *     straight to the highest layer it allows) or a keyframe; down-switch at
+ *     any frame start.
  *  5. The desired spatial layer is the highest layer at most the target that is
  *     currently arriving; if none at most the target arrives, the lowest one
  *     that does (never freeze) unless it is above the ceiling a bandwidth
@@ -56,6 +58,11 @@ export interface LayerPacket {
   temporalLayer: number;
   /** A temporal switching point (VP8 Y bit, VP9 U bit...): the frame depends only on TL0. */
   temporalLayerSync?: boolean | undefined;
+  /**
+   * Dependency Descriptor switch points: bit t set when forwarding temporal
+   * layers 0..t may start at this frame (its DTI for that decode target is 'S').
+   */
+  temporalSwitchMask?: number | undefined;
   /** Bytes, for the per-layer bitrate counters. */
   size?: number | undefined;
 }
@@ -344,6 +351,10 @@ export class VideoLayerSelector {
       if (this.currentTemporal > this.targetTemporal || (p.keyframe && this.currentTemporal < this.targetTemporal)) {
         // Down at any frame start; up to the full target at a keyframe (everything may follow it).
         this.currentTemporal = this.targetTemporal;
+      } else if (this.currentTemporal < this.targetTemporal && (p.temporalSwitchMask ?? 0) !== 0) {
+        // Switch points above the current layer and up to the target: take the highest.
+        const m = p.temporalSwitchMask! & ((2 << this.targetTemporal) - 1) & ~((2 << this.currentTemporal) - 1);
+        if (m !== 0) this.currentTemporal = 31 - Math.clz32(m);
       } else if (
         p.temporalLayer > this.currentTemporal &&
         p.temporalLayer <= this.targetTemporal &&

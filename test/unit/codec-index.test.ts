@@ -34,6 +34,7 @@ t.test('summaries per codec', async (t) => {
     layerSync: false,
     pictureIdOffset: 2,
     tl0PicIdxOffset: 4,
+    temporalSwitchMask: 0,
   });
   t.equal(d.vp8.width, 640, 'full detail stays in the codec descriptor');
   // VP8 without T: a single temporal layer
@@ -51,6 +52,7 @@ t.test('summaries per codec', async (t) => {
     layerSync: false,
     pictureIdOffset: 1,
     tl0PicIdxOffset: 3,
+    temporalSwitchMask: 0,
   });
 
   // H264 FU-A IDR start
@@ -65,6 +67,7 @@ t.test('summaries per codec', async (t) => {
     layerSync: false,
     pictureIdOffset: -1,
     tl0PicIdxOffset: -1,
+    temporalSwitchMask: 0,
   });
 
   // AV1: N=1 W=1, sequence header; W=1 frame OBU with extension tid 1 sid 1
@@ -83,6 +86,7 @@ t.test('summaries per codec', async (t) => {
     layerSync: false,
     pictureIdOffset: -1,
     tl0PicIdxOffset: -1,
+    temporalSwitchMask: 0,
   });
 
   for (const kind of ['vp8', 'vp9', 'h264', 'av1', 'opus'] as const) t.equal(summary(kind, ''), false, `${kind} empty`);

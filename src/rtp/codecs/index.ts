@@ -55,6 +55,12 @@ export interface CodecSummary {
   pictureIdOffset: number;
   /** Absolute offset of the VP8/VP9 TL0PICIDX byte, -1 when absent. */
   tl0PicIdxOffset: number;
+  /**
+   * Bit t set: the frame is a switch point into temporal layer t (a
+   * Dependency Descriptor 'S' indication). Not set by the payload parsers:
+   * the producer fills it from the DD, 0 without one.
+   */
+  temporalSwitchMask: number;
 }
 
 /** One reusable descriptor per codec; after a parse the matching one holds the full detail (e.g. VP8 rewrite offsets). */
@@ -88,6 +94,7 @@ export function createCodecSummary(): CodecSummary {
     layerSync: false,
     pictureIdOffset: -1,
     tl0PicIdxOffset: -1,
+    temporalSwitchMask: 0,
   };
 }
 

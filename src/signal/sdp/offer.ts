@@ -181,6 +181,9 @@ export function createSubscriberOffer(input: SubscriberOfferInput): string {
     icelite: 'ice-lite',
     groups: [{ type: 'BUNDLE', mids: active.map((s) => s.mid).join(' ') }],
     msidSemantic: { semantic: 'WMS', token: '*' },
+    // Header blocks are forwarded in the form the publisher chose; a Dependency Descriptor
+    // carrying its structure outgrows the one-byte form (RFC 8285 4.3, 6).
+    extmapAllowMixed: 'extmap-allow-mixed',
     media,
   };
   return sdpTransform.write(desc);
