@@ -115,7 +115,7 @@ export class DownlinkController {
         continue;
       }
       const pref = c.preferredLayers;
-      input.push({ id: c.id, kind: 'video', priority: t.priority, options: videoOptions(c), maxSpatial: pref.spatial, maxTemporal: pref.temporal });
+      input.push({ id: c.id, kind: 'video', priority: t.priority, options: videoOptions(c, pref.temporal), maxSpatial: pref.spatial, maxTemporal: pref.temporal });
     }
     const est = this.estimator.estimateBps;
     const result = allocate(est, input);
@@ -220,17 +220,19 @@ export class DownlinkController {
  * overflow). Layers with no measurement yet are left out; none at all: no
  * information.
  */
-export function videoOptions(c: Pick<Consumer, 'availableLayers' | 'layerBitrate' | 'temporalBitrates'>): TrackOption[] {
+export function videoOptions(c: Pick<Consumer, 'availableLayers' | 'layerBitrate' | 'temporalBitrates'>, maxTemporal = FULL_FRAME_RATE): TrackOption[] {
   const out: TrackOption[] = [];
   for (const layer of c.availableLayers()) {
     const bps = c.layerBitrate(layer);
     if (bps <= 0) continue;
     // Reduced frame rates exist only where the stream has temporal layers (the last entry is the
-    // full rate), and are offered on the lowest layer only.
-    const byTemporal = out.length === 0 ? c.temporalBitrates(layer) : [];
+    // full rate). The allocator may pick them on the lowest layer only; above it, only the rate
+    // the subscriber itself capped (ion-sfu `framerate`), so "high, low frame rate" is reachable.
+    const byTemporal = c.temporalBitrates(layer);
+    const lowest = out.length === 0;
     for (let t = 0; t < byTemporal.length - 1; t++) {
       const tbps = byTemporal[t]!;
-      if (tbps > 0 && tbps < bps) out.push({ spatial: layer, temporal: t, bps: tbps });
+      if (tbps > 0 && tbps < bps && (lowest || t === maxTemporal)) out.push({ spatial: layer, temporal: t, bps: tbps });
     }
     out.push({ spatial: layer, temporal: FULL_FRAME_RATE, bps });
   }

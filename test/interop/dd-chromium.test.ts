@@ -209,13 +209,13 @@ t.test('VP8 rid simulcast, L1T3 on each encoding, with the DD: layer and frame-r
   t.equal(p.stats.ddMalformed, 0);
   const log: string[] = [];
   // Each step: a layer (and frame rate); the subscriber must decode frames of it within the wait.
-  // NOTE: reduced frame rates only on the lowest layer: the downlink allocator offers upper
-  // layers at the full rate only (src/bwe/downlink.ts videoOptions), so 'high' at framerate
-  // 'low' stays on the lowest layer whatever the DD says.
+  // 'high' at framerate 'low': the allocator offers a reduced rate on an upper layer only when
+  // the subscriber capped the rate itself (src/bwe/downlink.ts videoOptions).
   for (const [video, framerate, width] of [
     ['low', 'high', 240],
     ['high', 'high', 960],
     ['low', 'low', 240],
+    ['high', 'low', 960],
     ['medium', 'high', 480],
     ['low', 'medium', 240],
     ['high', 'high', 960],

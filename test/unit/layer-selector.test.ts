@@ -263,6 +263,17 @@ t.test('per temporal layer bitrates, cumulative, feed the allocation options', a
   );
   t.equal(opts[0]!.bps, rate(tl0));
   t.equal(opts[3]!.bps, s.layerStats(1)!.bitrate);
+  t.same(
+    videoOptions(consumer, 0).map((o) => [o.spatial, o.temporal]),
+    [
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 2],
+    ],
+    'a subscriber capping the frame rate (high, low frame rate) also gets that rate on the higher layer',
+  );
   const flat = new VideoLayerSelector();
   for (let i = 0; i <= 31; i++) flat.select(pkt(0, { size: 1000, key: i === 0 }), i * FRAME_MS);
   t.same(flat.layerStats(0)!.temporalBitrates, [flat.layerStats(0)!.bitrate], 'a stream without temporal layers has one entry');
