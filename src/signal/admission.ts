@@ -69,8 +69,14 @@ function tokenFromUrl(url: string): string | undefined {
   return new URLSearchParams(url.slice(q + 1)).get('token') ?? undefined;
 }
 
+/** The longest a join holds its room's gate (a shard answers a join within 10 s or fails it). */
+const JOIN_GATE_MS = 15_000;
+const noop = (): void => {};
+
 export class Admission implements SignalAdmission {
   private readonly tokens: TokenVerifier | undefined;
+  /** Per room: the join holding it, then the ones queued (enterRoom). */
+  private readonly roomGates = new Map<string, Promise<void>>();
   private readonly origins: ReadonlySet<string> | undefined;
   private readonly connections: RateLimiter;
   private readonly joins: RateLimiter;
@@ -126,11 +132,46 @@ export class Admission implements SignalAdmission {
     return this.tokens.verify(token);
   }
 
-  /** Members now in `sid`, not counting a uid that a join would replace. */
-  async roomFull(sid: string, uid: string): Promise<boolean> {
+  /**
+   * Takes a place in `sid` for one join (a uid already there replaces
+   * itself and needs none). The check and the join run one at a time per
+   * room: occupancy is asked asynchronously (of every shard holding the
+   * room), so joins checked side by side would all see the last free place.
+   * Returns the release to call once the join has settled (it also comes by
+   * itself after JOIN_GATE_MS, so a join that never settles cannot close the
+   * room), or 'full'.
+   */
+  async enterRoom(sid: string, uid: string): Promise<(() => void) | 'full'> {
     const max = this.opts.config.maxPeersPerRoom;
-    if (max <= 0) return false;
-    return (await this.opts.occupancy(sid, uid)) >= max;
+    if (max <= 0) return noop;
+    const before = this.roomGates.get(sid) ?? Promise.resolve();
+    let open!: () => void;
+    const mine = new Promise<void>((r) => (open = r));
+    const gate = before.then(() => mine);
+    this.roomGates.set(sid, gate);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      open();
+      if (this.roomGates.get(sid) === gate) this.roomGates.delete(sid);
+    };
+    const timer = setTimeout(release, JOIN_GATE_MS);
+    timer.unref();
+    await before;
+    let occupancy: number;
+    try {
+      occupancy = await this.opts.occupancy(sid, uid);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (occupancy >= max) {
+      release();
+      return 'full';
+    }
+    return release;
   }
 
   /**
@@ -165,6 +206,8 @@ function normaliseOrigin(origin: string): string {
 /** The policy of one signalling connection. */
 class ConnectionGuard implements SignalGuard {
   private grant: TokenGrant | undefined;
+  /** Lets the next join into the room go ahead (Admission.enterRoom). */
+  private leaveGate: (() => void) | undefined;
   private readonly candidates = [0, 0];
 
   constructor(
@@ -185,11 +228,17 @@ class ConnectionGuard implements SignalGuard {
       if (!grant.canSubscribe && !p.config.noAutoSubscribe) params = { ...p, config: { ...p.config, noAutoSubscribe: true } };
     }
     if (!p.config.noPublish) this.checkPublish(p.offer.sdp, grant);
-    if (await this.admission.roomFull(p.sid, p.uid)) {
-      throw new SignalRefusal('roomFull', RefusalCode.TooMany, `the room is full (${c.maxPeersPerRoom} peers)`);
-    }
+    const place = await this.admission.enterRoom(p.sid, p.uid);
+    if (place === 'full') throw new SignalRefusal('roomFull', RefusalCode.TooMany, `the room is full (${c.maxPeersPerRoom} peers)`);
+    this.leaveGate = place;
     this.grant = grant;
     return params;
+  }
+
+  joinSettled(): void {
+    const release = this.leaveGate;
+    this.leaveGate = undefined;
+    release?.();
   }
 
   offer(desc: OfferDescription): void {

@@ -202,6 +202,22 @@ t.test('size and count limits', async (t) => {
   t.match(sfu.refusals.snapshot(), { sdpTooLarge: 1, tooManyCandidates: 1, roomFull: 1 });
 });
 
+t.test('peers per room holds under concurrent joins', async (t) => {
+  // In worker shards occupancy is a message round trip: the case where checks run side by side.
+  const { sfu, ws } = await start(t, { maxPeersPerRoom: 3, shards: 1 });
+  const sockets = await Promise.all(Array.from({ length: 8 }, () => connect(t, ws)));
+  // All eight at once: each check awaits the room's occupancy, so without a per-room gate they all saw it empty.
+  const outcomes = await Promise.allSettled(sockets.map((s, i) => join(s, 'burst', `u${i}`)));
+  const joined = outcomes.filter((o) => o.status === 'fulfilled').length;
+  t.equal(joined, 3, `exactly 3 of 8 concurrent joins got in (${joined})`);
+  t.ok(
+    outcomes.every((o) => o.status === 'fulfilled' || /the room is full \(3 peers\)/.test(String(o.reason))),
+    'the others were told the room is full',
+  );
+  t.equal((await sfu.getRoom('burst'))?.peers.length, 3, 'and the room holds 3');
+  t.match(sfu.refusals.snapshot(), { roomFull: 5 });
+});
+
 t.test('data channels over the per-peer limit are closed at once and counted', async (t) => {
   const { sfu, ws } = await start(t, { maxDataChannelsPerPeer: 1 }, { acceptRemote: isLoopback });
   const client = await WeriftIonClient.connect(ws);

@@ -130,6 +130,8 @@ export interface SignalSession {
 export interface SignalGuard {
   /** May return changed params (e.g. a token that cannot subscribe turns on noAutoSubscribe). */
   join(params: JoinParams): JoinParams | Promise<JoinParams>;
+  /** The join `join` let through has settled (joined or failed): what it held for it goes. */
+  joinSettled?(): void;
   offer(desc: OfferDescription): void;
   answer(desc: AnswerDescription): void;
   trickle(target: TrickleTarget): void;

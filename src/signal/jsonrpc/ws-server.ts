@@ -326,6 +326,8 @@ class SignalConnection {
         } catch (err) {
           this.early.length = 0;
           return this.sessionError(id, err);
+        } finally {
+          this.guard?.joinSettled?.();
         }
         if (this.isClosed()) return;
         if (answer === null) this.send(resultFrame(replyId(id), null));
