@@ -212,6 +212,52 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
    * address, and werift would tear the association down for it (a new
    * ClientHello or a plaintext alert closes it), so it never gets there.
    */
+  /**
+   * Every record in the datagram is handshake (22) or application data (23),
+   * or an alert (21) that authenticates with the association's read keys, and
+   * the record headers (RFC 6347 4.1) walk to its end exactly.
+   */
+  private recordsSafeForWerift(datagram: Buffer): boolean {
+    let p = 0;
+    while (p < datagram.length) {
+      if (p + 13 > datagram.length) return false;
+      const type = datagram[p]!;
+      const end = p + 13 + datagram.readUInt16BE(p + 11);
+      if (end > datagram.length) return false;
+      if (type === 21) {
+        if (!this.authenticates(datagram, p, end)) return false;
+      } else if (type !== 22 && type !== 23) {
+        return false;
+      }
+      p = end;
+    }
+    return true;
+  }
+
+  /** The record at [start, end) decrypts with werift's read state (AEAD/MAC check); rare, never on the media path. */
+  private authenticates(datagram: Buffer, start: number, end: number): boolean {
+    const cipher = (this.socket as unknown as { cipher?: { decryptPacket(p: unknown): Buffer } } | undefined)?.cipher;
+    if (!cipher) return false;
+    try {
+      cipher.decryptPacket({
+        recordLayerHeader: {
+          contentType: datagram[start]!,
+          protocolVersion: { major: datagram[start + 1]!, minor: datagram[start + 2]! },
+          epoch: datagram.readUInt16BE(start + 3),
+          sequenceNumber: datagram.readUIntBE(start + 5, 6),
+          contentLen: end - start - 13,
+        },
+        fragment: datagram.subarray(start + 13, end),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Why `handleDatagram` last returned false. */
+  dropReason: 'plaintext' | 'unauthenticated' = 'plaintext';
+
   handleDatagram(datagram: Buffer): boolean {
     if (!this.socket || this._state === 'closed' || this._state === 'failed') return true;
     this.stats.datagramsIn++;
@@ -237,7 +283,18 @@ export class DtlsTransport extends EventEmitter<DtlsTransportEvents> {
       // libwebrtc re-encodes a resent flight (new record sequence numbers), so it is not byte for byte
       // what we kept: a ChangeCipherSpec or a handshake message other than a ClientHello, while our
       // flight is held, is that resend and no drop. A ClientHello or a plaintext alert never is.
-      return this.flight.length > 0 && isFinalFlightRecord(datagram);
+      if (this.flight.length > 0 && isFinalFlightRecord(datagram)) return true;
+      this.dropReason = 'plaintext';
+      return false;
+    }
+    // After the handshake werift ends the association on an alert it has not authenticated (it
+    // reads an encrypted alert's first two bytes as if they were clear) and on any record type it
+    // does not know, so one spoofed datagram from the peer's address could close it. It gets
+    // handshake records (a resent Finished, which it authenticates), application data, and alerts
+    // that decrypt with the association's keys (a genuine close_notify); nothing else.
+    if (this._state === 'connected' && !this.recordsSafeForWerift(datagram)) {
+      this.dropReason = 'unauthenticated';
+      return false;
     }
     try {
       this.bridge.onData(datagram);

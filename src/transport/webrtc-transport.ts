@@ -58,6 +58,8 @@ export const TransportDrop = {
   DtlsNotReady: 'dtls-not-ready',
   /** A record in epoch 0 (in clear: ClientHello, alert ...) after the handshake: stale or forged. */
   DtlsPlaintextAfterHandshake: 'dtls-plaintext-after-handshake',
+  /** After the handshake, a record werift would act on unauthenticated (an alert, an unknown type): forged or a close_notify. */
+  DtlsUnauthenticatedAfterHandshake: 'dtls-unauthenticated-after-handshake',
   /** Binding requests routed here by USERNAME that ICE refused: silently (bad FINGERPRINT, not a request) or with an error response. */
   IceBadFingerprint: 'ice-bad-fingerprint',
   IceNotRequest: 'ice-not-request',
@@ -308,7 +310,9 @@ export class WebRtcTransport extends EventEmitter<WebRtcTransportEvents> impleme
       this.stats.drops[TransportDrop.DtlsNotReady]++;
       return;
     }
-    if (!this.dtls.handleDatagram(datagram)) this.stats.drops[TransportDrop.DtlsPlaintextAfterHandshake]++;
+    if (!this.dtls.handleDatagram(datagram)) {
+      this.stats.drops[this.dtls.dropReason === 'plaintext' ? TransportDrop.DtlsPlaintextAfterHandshake : TransportDrop.DtlsUnauthenticatedAfterHandshake]++;
+    }
   }
 
   handleRtpOrRtcp(datagram: Buffer): void {

@@ -214,6 +214,7 @@ t.test('hostile datagrams at the media port', async (t) => {
     const dtlsIn = () => (transport.getStats().dtls as { datagramsIn: number }).datagramsIn;
     const inBefore = dtlsIn();
     const dropsBefore = room.drops('transport:dtls-plaintext-after-handshake');
+    const forgedBefore = room.drops('transport:dtls-unauthenticated-after-handshake');
     // A plaintext fatal alert (epoch 0), and a forged one in epoch 1 that cannot decrypt.
     const alert0 = Buffer.from('15fefd000000000000000000020102', 'hex');
     const alert1 = (): Buffer => Buffer.concat([Buffer.from('15fefd0001', 'hex'), randomBytes(6), Buffer.from([0, 26]), randomBytes(26)]);
@@ -231,6 +232,7 @@ t.test('hostile datagrams at the media port', async (t) => {
     // handshake reads as a retransmission (our last flight is resent, rate-limited) and is not counted.
     const plain = room.drops('transport:dtls-plaintext-after-handshake') - dropsBefore;
     t.ok(plain >= N / 3 && plain <= (N / 3) * 2, `the ${N / 3} ClientHellos and the plaintext alerts not taken for retransmissions were dropped unread (${plain})`);
+    t.equal(room.drops('transport:dtls-unauthenticated-after-handshake') - forgedBefore, N / 3, `the ${N / 3} forged epoch-1 alerts were dropped before werift could act on them`);
     const packets = producer()!.stats.packets;
     send(50);
     await waitFor('carol still reaches her producer', () => producer()!.stats.packets >= packets + 50, 5000).catch(() => {});

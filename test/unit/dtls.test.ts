@@ -141,6 +141,28 @@ t.test('garbage datagrams during and after the handshake do not break it', async
   client.close();
 });
 
+t.test('after the handshake, a spoofed epoch-1 alert or unknown record type cannot close the association', async (t) => {
+  const { server, client, done } = pair();
+  const [s, c] = await done;
+  t.ok(s.ok && c.ok);
+  // werift reads an encrypted alert's first two bytes as clear: 01 00 is "warning, close_notify".
+  const forgedAlert = Buffer.from('15fefd0001000000000007001a0100' + '00'.repeat(24), 'hex');
+  const unknownType = Buffer.from('18fefd000100000000000800020000', 'hex');
+  const dataThenAlert = Buffer.concat([Buffer.from('17fefd000100000000000900020000', 'hex'), forgedAlert]);
+  for (const [what, d] of [['a forged alert', forgedAlert], ['an unknown record type', unknownType], ['an alert behind application data', dataThenAlert]] as const) {
+    t.equal(server.handleDatagram(d), false, `${what}: dropped`);
+    t.equal(server.dropReason, 'unauthenticated', `${what}: as unauthenticated`);
+    t.equal(client.handleDatagram(d), false, `${what}: dropped by a client too`);
+  }
+  t.equal(server.state, 'connected');
+  t.equal(client.state, 'connected');
+  const got = new Promise<Buffer>((r) => server.once('data', r));
+  client.send(Buffer.from('still fine'));
+  t.equal((await got).toString(), 'still fine', 'application data still flows');
+  server.close();
+  client.close();
+});
+
 t.test('issue 9: after the handshake, records in epoch 0 (a new ClientHello, a plaintext alert) are dropped unread', async (t) => {
   const { server, client, done } = pair();
   const [s, c] = await done;
