@@ -12,8 +12,8 @@ import { cpuSeconds, rssBytes, sumOverPids } from '../loadgen/proc.js';
 import { freeTcpPort, freeUdpPort, spawnLogged, stopChild, waitForHttp } from '../servers/process.js';
 
 const BENCH = dirname(dirname(fileURLToPath(import.meta.url)));
-/** The repository root, whether this file runs from dist/bench/support/ (the CLI) or bench/support/ (tests). */
-export const ROOT = basename(dirname(BENCH)) === 'dist' ? resolve(BENCH, '..', '..') : resolve(BENCH, '..');
+/** The repository root, whether this file runs from dist/bench/support/ (the CLI), build/bench/support/ (tests) or bench/support/. */
+export const ROOT = ['dist', 'build'].includes(basename(dirname(BENCH))) ? resolve(BENCH, '..', '..') : resolve(BENCH, '..');
 
 export type ServerKind = 'sfud' | 'mediasoup';
 

@@ -7,12 +7,12 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SfuError } from '../../src/errors.js';
 import { createPublisherAnswer, parseSessionDescription, type ParsedSessionDescription, type PublisherAnswerLocal } from '../../src/signal/sdp/index.js';
+import { FIXTURES } from '../helpers/paths.js';
 
 const NUM_RUNS = 10_000;
-const dir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
+const dir = `${FIXTURES}sdp/`;
 const fixtures = readdirSync(dir)
   .filter((f) => f.endsWith('.sdp'))
   .map((f) => readFileSync(dir + f, 'utf8'));

@@ -1,9 +1,9 @@
 // The built daemon as a child process, its JSON log lines parsed as they come.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fromRoot } from './paths.js';
 
-export const SFUD_BIN = fileURLToPath(new URL('../../dist/bin/sfud.js', import.meta.url));
+export const SFUD_BIN = fromRoot('dist/bin/sfud.js');
 
 const WAIT_MS = 30_000;
 

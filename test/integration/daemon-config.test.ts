@@ -5,12 +5,12 @@
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startDaemon, type DaemonRun } from '../helpers/daemon.js';
 import { IonRpc, upgradeStatus, type Json } from '../helpers/ion-rpc.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const fixture = fileURLToPath(new URL('../fixtures/config/ion-sfu.toml', import.meta.url));
-const DATA_ONLY = readFileSync(fileURLToPath(new URL('../fixtures/sdp/chromium-join-datachannel.sdp', import.meta.url)), 'utf8');
+const fixture = `${FIXTURES}config/ion-sfu.toml`;
+const DATA_ONLY = readFileSync(`${FIXTURES}sdp/chromium-join-datachannel.sdp`, 'utf8');
 const BASE = ['--listen', '127.0.0.1:0', '--udp-port', '0', '--log-format', 'json'];
 
 async function up(run: DaemonRun): Promise<{ http: string; ws: string }> {
@@ -51,7 +51,7 @@ t.test("ion-sfu's docker-compose command line with its sfu.toml; SIGTERM ends wh
 });
 
 t.test('config errors exit 2 with a message naming what is wrong', async (t) => {
-  const dir = fileURLToPath(new URL('../fixtures/config/', import.meta.url));
+  const dir = `${FIXTURES}config/`;
   // Both at once: a missing config file (refused while parsing) and an unreadable TLS file (refused at start).
   const file = startDaemon(BASE, { SFUD_CONFIG: `${dir}no-such.toml` });
   const tls = startDaemon([...BASE, '--tls-cert', `${dir}missing-cert.pem`, '--tls-key', `${dir}missing-key.pem`]);

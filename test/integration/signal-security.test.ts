@@ -9,7 +9,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { WebSocket, type ClientOptions } from 'ws';
 import { Sfu, type SfuOptions } from '../../src/sfu.js';
@@ -17,8 +16,9 @@ import { signToken } from '../../src/signal/auth.js';
 import { IonRpc, upgradeStatus, type Json } from '../helpers/ion-rpc.js';
 import { WeriftIonClient } from '../helpers/werift-ion.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const sdpDir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
+const sdpDir = `${FIXTURES}sdp/`;
 /** ion-sdk-js's join offer: only the `ion-sfu` data channel. */
 const DATA_ONLY = readFileSync(joinPath(sdpDir, 'chromium-join-datachannel.sdp'), 'utf8');
 /** A publisher's offer: audio and video, sendonly. */

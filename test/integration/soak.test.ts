@@ -5,15 +5,15 @@
 // near the post-warm-up baseline, handles and fds back.
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, runSoak } from '../../bench/soak.js';
 import { DEFAULT_LIMITS } from '../../bench/soak-judge.js';
+import { fromRoot } from '../helpers/paths.js';
 
 // Warm-up, a minute of churn and the settle period take about 1.5 minutes.
 t.setTimeout(6 * 60_000);
 
 t.test('10 peers/s joining and leaving for 60 s: sfud gives everything back', async (t) => {
-  const daemon = fileURLToPath(new URL('../../dist/bin/sfud.js', import.meta.url));
+  const daemon = fromRoot('dist/bin/sfud.js');
   if (!existsSync(daemon)) {
     t.fail(`${daemon} is missing: run npm run build first`);
     return;

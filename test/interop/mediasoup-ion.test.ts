@@ -8,21 +8,20 @@
 // (sh bench/servers/mediasoup-setup.sh; it is a bench-only peer).
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
-import { dirname, join as joinPath, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join as joinPath } from 'node:path';
 import { generateCertificate } from '../../src/dtls/certificate.js';
 import { startMediasoupIon, type MediasoupIon } from '../../bench/servers/mediasoup-ion.js';
 import { Publisher, Subscriber } from '../../bench/loadgen/roles.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
 import { waitFor } from './echo.js';
 import { join, type Participant } from '../helpers/ion-sdk-node.js';
+import { fromRoot } from '../helpers/paths.js';
 
 // NOTE: @roamhq/wrtc segfaults in native teardown when a process that used an
 // RTCVideoSource exits on its own; see test/interop/wrtc.test.ts.
 process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
 
-const here = dirname(fileURLToPath(import.meta.url));
-const mediasoupDir = process.env.MEDIASOUP_PEER_DIR ?? resolve(here, '../../bench/.peers/mediasoup');
+const mediasoupDir = process.env.MEDIASOUP_PEER_DIR ?? fromRoot('bench/.peers/mediasoup');
 const built = existsSync(joinPath(mediasoupDir, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker'));
 const skip = built ? false : `mediasoup is not built in ${mediasoupDir} (sh bench/servers/mediasoup-setup.sh)`;
 

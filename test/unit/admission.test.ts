@@ -2,13 +2,13 @@
 // IPv6 by /64, exemptions), token claims, and counting sending media sections.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { ManualClock } from '../../src/util/clock.js';
 import { RateLimiter, clientKey, exemptList, isExempt } from '../../src/signal/rate-limit.js';
 import { TokenVerifier, signToken } from '../../src/signal/auth.js';
 import { sendingSections } from '../../src/signal/admission.js';
 import { SignalRefusal } from '../../src/signal/jsonrpc/refusals.js';
+import { FIXTURES } from '../helpers/paths.js';
 
 t.test('token bucket: burst, then the rate', async (t) => {
   const clock = new ManualClock();
@@ -84,7 +84,7 @@ t.test('token claims: defaults, aliases, types, exp required, HS256 only', async
 });
 
 t.test('sending media sections of an offer', async (t) => {
-  const sdp = (name: string): string => readFileSync(fileURLToPath(new URL(`../fixtures/sdp/${name}`, import.meta.url)), 'utf8');
+  const sdp = (name: string): string => readFileSync(`${FIXTURES}sdp/${name}`, 'utf8');
   t.equal(sendingSections(sdp('chromium-camera-mic.sdp')), 2);
   t.equal(sendingSections(sdp('chromium-join-datachannel.sdp')), 0);
   t.equal(sendingSections(sdp('wrtc-audio-video-data.sdp')), 2, 'sendrecv counts');

@@ -4,7 +4,6 @@
 // (test/fixtures/sdp/janus-subscriber-offer.sdp, captured from the bench).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { answerBindingRequest } from '../../bench/loadgen/ice-responder.js';
 import {
@@ -17,8 +16,9 @@ import {
   subscriberAnswer,
 } from '../../bench/loadgen/sdp.js';
 import { encodeStun, parseStun, shortTermKey, StunClass, StunMethod, verifyFingerprint, verifyMessageIntegrity } from '../../src/ice/stun.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const dir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
+const dir = `${FIXTURES}sdp/`;
 const janusOffer = readFileSync(`${dir}janus-subscriber-offer.sdp`, 'utf8');
 
 const local = { ufrag: 'loc1', key: shortTermKey('localpassword0123456789') };

@@ -5,14 +5,13 @@
 // that sfud's own parser reads back; subscriber answers give DTLS and mids.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sdpTransform from 'sdp-transform';
 import { answerPublisherOffer, readSubscriberAnswer, subscriberOffer, type LocalTransport } from '../../bench/servers/mediasoup-sdp.js';
 import type { RtpCapabilities } from '../../bench/servers/mediasoup-types.js';
 import { parseSessionDescription } from '../../src/signal/sdp/parse.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const fixture = (name: string): string => readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../fixtures/sdp', name), 'utf8');
+const fixture = (name: string): string => readFileSync(`${FIXTURES}sdp/${name}`, 'utf8');
 
 const VIDEO_FB = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }, { type: 'transport-cc' }];
 /** The shape of a mediasoup router's rtpCapabilities for Opus + VP8 + H264. */

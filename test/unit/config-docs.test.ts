@@ -2,12 +2,12 @@
 // this fails when README.md is stale (fix: `npm run docs`).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { HELP, OPTIONS } from '../../src/config.js';
 import { ION_KEYS } from '../../src/config/ion-keys.js';
 import { README_BEGIN, README_END, renderReadmeSection, replaceReadmeSection } from '../../src/config/docs.js';
+import { fromRoot } from '../helpers/paths.js';
 
-const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+const readme = readFileSync(fromRoot('README.md'), 'utf8');
 
 t.test('README.md configuration section is up to date (npm run docs)', async (t) => {
   t.ok(readme.includes(README_BEGIN) && readme.includes(README_END), 'markers present');

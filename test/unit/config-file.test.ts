@@ -2,12 +2,12 @@
 // key per flag), precedence file < env < flags, unknown keys, refused values.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseCli, OPTIONS, type SfuConfig } from '../../src/config.js';
 import { parseConfigFile } from '../../src/config/file.js';
 import { ConfigError } from '../../src/errors.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const fixture = fileURLToPath(new URL('../fixtures/config/ion-sfu.toml', import.meta.url));
+const fixture = `${FIXTURES}config/ion-sfu.toml`;
 
 /** parseCli with an in-memory file system. */
 function run(files: Record<string, string>, argv: string[], env: NodeJS.ProcessEnv = {}): { config: SfuConfig; warnings: string[] } {

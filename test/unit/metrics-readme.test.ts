@@ -2,10 +2,10 @@
 // README is stale. `npm run readme:metrics` (UPDATE_README=1) rewrites it.
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { documentedMetrics, metricsMarkdown } from '../../src/metrics/catalog.js';
+import { fromRoot } from '../helpers/paths.js';
 
-const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+const README = fromRoot('README.md');
 const BEGIN = '<!-- metrics:begin -->';
 const END = '<!-- metrics:end -->';
 

@@ -5,7 +5,6 @@
 // rejections and DTLS roles.
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as sdpTransform from 'sdp-transform';
 import {
   ROUTER_CAPABILITIES,
@@ -16,8 +15,9 @@ import {
   type PublisherAnswerLocal,
 } from '../../src/signal/sdp/index.js';
 import { EXT_URI } from '../../src/rtp/extensions.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const dir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
+const dir = `${FIXTURES}sdp/`;
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.sdp') && !f.includes('answer'));
 
 export const LOCAL: PublisherAnswerLocal = {

@@ -7,13 +7,13 @@
 // there.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as sdpTransform from 'sdp-transform';
 import { createSubscriberOffer, parseSessionDescription, parseSubscriberAnswer, type SubscriberOfferInput } from '../../src/signal/sdp/index.js';
 import { EXT_URI } from '../../src/rtp/extensions.js';
 import { subscriberInput } from '../helpers/sdp-input.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const dir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
+const dir = `${FIXTURES}sdp/`;
 
 t.test('the offer: order, transport, msid/ssrc lines, FID, inactive slot', async (t) => {
   const sdp = createSubscriberOffer(subscriberInput(3));

@@ -16,12 +16,12 @@
 // plus hand-written edge cases for every error path.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SfuError } from '../../src/errors.js';
 import { parseSessionDescription } from '../../src/signal/sdp/index.js';
 import { EXT_URI } from '../../src/rtp/extensions.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const dir = fileURLToPath(new URL('../fixtures/sdp/', import.meta.url));
+const dir = `${FIXTURES}sdp/`;
 export const fixture = (name: string): string => readFileSync(dir + name, 'utf8');
 
 t.test('chromium join offer: only the data channel', async (t) => {
