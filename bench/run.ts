@@ -24,7 +24,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, tmpdir, totalmem } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateCertificate } from '../src/dtls/certificate.js';
 import { inBenchNetns, NETNS_HOST, netnsProbe, reexecInNetns } from './netns.js';
@@ -37,10 +37,9 @@ import { SERVERS } from './servers/index.js';
 import { JANUS_INSTALL, janusVersion } from './servers/janus.js';
 import type { ServerSpec, StartContext } from './servers/types.js';
 import { writeRunFiles } from './support/report.js';
+import { ROOT } from './support/root.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The repository root, whether this file runs from dist/bench/ (the CLI) or bench/ (tests). */
-export const ROOT = basename(dirname(HERE)) === 'dist' ? resolve(HERE, '..', '..') : resolve(HERE, '..');
+export { ROOT };
 
 export interface BenchOptions {
   servers: string[] | undefined;

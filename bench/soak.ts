@@ -28,7 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
@@ -37,6 +37,7 @@ import { Publisher, Subscriber } from './loadgen/roles.js';
 import { Histogram } from './loadgen/histogram.js';
 import { cpuSeconds } from './loadgen/proc.js';
 import { DEFAULT_LIMITS, judgeSoak, retainedMB, type SoakGauges, type SoakLimits, type SoakSample, type SoakVerdict } from './soak-judge.js';
+import { ROOT } from './support/root.js';
 
 export interface SoakOptions {
   minutes: number;
@@ -86,9 +87,8 @@ export const DEFAULT_OPTIONS: SoakOptions = {
   heapSnapshotDuring: undefined,
 };
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The built daemon, whether this runs as dist/bench/soak.js (npm run soak) or from source (the tap test). */
-const DAEMON = basename(dirname(HERE)) === 'dist' ? join(HERE, '../bin/sfud.js') : join(HERE, '../dist/bin/sfud.js');
+/** The built daemon, wherever this runs from (dist/bench/soak.js for npm run soak, build/ for the tap test). */
+const DAEMON = join(ROOT, 'dist/bin/sfud.js');
 
 // ---- the daemon, its inspector, its metrics ----
 

@@ -5,15 +5,13 @@
  * ion-sfu-speaking mediasoup server (bench/servers/mediasoup-ion.ts).
  * Everything listens on 127.0.0.1; every wait has a deadline.
  */
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT } from './root.js';
 import { cpuSeconds, rssBytes, sumOverPids } from '../loadgen/proc.js';
 import { freeTcpPort, freeUdpPort, spawnLogged, stopChild, waitForHttp } from '../servers/process.js';
 
-const BENCH = dirname(dirname(fileURLToPath(import.meta.url)));
-/** The repository root, whether this file runs from dist/bench/support/ (the CLI), build/bench/support/ (tests) or bench/support/. */
-export const ROOT = ['dist', 'build'].includes(basename(dirname(BENCH))) ? resolve(BENCH, '..', '..') : resolve(BENCH, '..');
+export { ROOT };
 
 export type ServerKind = 'sfud' | 'mediasoup';
 
