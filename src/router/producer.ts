@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { RtpView } from '../rtp/rtp.js';
-import { Unwrapper } from '../rtp/seq.js';
+import { SeqWindow, Unwrapper } from '../rtp/seq.js';
 import { readAudioLevelByte } from '../rtp/extensions.js';
 import {
   DD_MALFORMED,
@@ -139,6 +139,8 @@ export class ProducerEncoding {
   readonly maxWidth: number | undefined;
   readonly maxHeight: number | undefined;
   readonly seq = new Unwrapper(16);
+  /** Which recent sequence numbers arrived: copies are not forwarded twice. */
+  readonly received = new SeqWindow();
   readonly ts = new Unwrapper(32);
   readonly descriptors: CodecDescriptors = createCodecDescriptors();
   /** Dependency Descriptor state of this SSRC (the template structure in force); video with the DD negotiated only. */
@@ -281,7 +283,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
     bytes: 0,
     keyframes: 0,
     keyframeRequests: 0,
-    drops: { unknownPayloadType: 0, malformedPayload: 0 },
+    /** `duplicate`: a copy of a packet already received (see SeqWindow), not forwarded again. */
+    drops: { unknownPayloadType: 0, malformedPayload: 0, duplicate: 0 },
     /** Packets whose Dependency Descriptor gave their layers and frame facts. */
     ddParsed: 0,
     /** Dependency Descriptors that did not parse / whose template structure was not known (packets forwarded as without one). */
@@ -404,6 +407,10 @@ export class Producer extends EventEmitter<ProducerEvents> {
       enc.nack.onPacket(ctx.extSeq, arrivalMs);
       enc.store!.store(view.buf, view.offset, length, ctx.extSeq, arrivalMs);
     }
+    if (!enc.received.add(ctx.extSeq)) {
+      this.stats.drops.duplicate++;
+      return;
+    }
     if (!parseCodecPayload(codec.kind, view.buf, view.payloadOffset, view.payloadLength, enc.descriptors, ctx.summary)) {
       // Padding-only packets (probing) have no payload: forward nothing, count nothing wrong.
       if (view.payloadLength > 0) this.stats.drops.malformedPayload++;
@@ -456,6 +463,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
     const extSeq = enc.seq.peek(view.sequenceNumber);
     enc.nack.onPacket(extSeq, arrivalMs);
     enc.store.store(view.buf, view.offset, length, extSeq, arrivalMs);
+    enc.received.add(extSeq);
   }
 
   /** Packets the store could not serve to a pipe: asked of the publisher (see `ProducerOptions.requestRetransmission`). */

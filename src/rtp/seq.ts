@@ -68,3 +68,50 @@ export function seqDiff(a: number, b: number): number {
 export function seqNewer(a: number, b: number): boolean {
   return seqDiff(a, b) > 0;
 }
+
+/**
+ * Which of the last `size` extended sequence numbers of one stream arrived,
+ * so a copy of a packet already received is told apart from a late packet
+ * that fills a gap. Copies do happen: a repair the publisher sends for a
+ * NACK whose original came after all, a retransmission racing its original,
+ * a replay. Forwarded again, a copy reaches each subscriber under an output
+ * sequence number it already had: its SRTP drops it as a replay, and its
+ * transport-wide feedback then reports the copy lost, which the bandwidth
+ * estimate reads as congestion.
+ */
+export class SeqWindow {
+  private readonly seen: Uint8Array;
+  private readonly mask: number;
+  private highest = -1;
+
+  constructor(size = 1024) {
+    let n = 1;
+    while (n < size) n <<= 1;
+    this.seen = new Uint8Array(n);
+    this.mask = n - 1;
+  }
+
+  /**
+   * Marks `ext` received. False when it had been already, or when it is too
+   * old to tell (more than the window behind the newest).
+   */
+  add(ext: number): boolean {
+    const seen = this.seen;
+    if (this.highest < 0 || ext - this.highest > this.mask) {
+      // First packet, or a jump past the whole window: nothing in it is known any more.
+      seen.fill(0);
+      this.highest = ext;
+      seen[ext & this.mask] = 1;
+      return true;
+    }
+    if (ext > this.highest) {
+      for (let s = this.highest + 1; s < ext; s++) seen[s & this.mask] = 0;
+      this.highest = ext;
+      seen[ext & this.mask] = 1;
+      return true;
+    }
+    if (this.highest - ext > this.mask || seen[ext & this.mask] === 1) return false;
+    seen[ext & this.mask] = 1;
+    return true;
+  }
+}

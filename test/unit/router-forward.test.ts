@@ -95,7 +95,8 @@ t.test('pause/resume keeps sequence numbers gap-free and timestamps moving with 
   send(vp8(100, 90000, true));
   send(vp8(101, 93000, false));
   consumer.pause();
-  for (let i = 102; i < 150; i++) send(vp8(i, 93000 + (i - 101) * 3000, false));
+  // 149 is held back: it arrives last, as a straggler.
+  for (let i = 102; i < 149; i++) send(vp8(i, 93000 + (i - 101) * 3000, false));
   t.equal(sink.packets.length, 2);
   now.t = 2000; // two seconds later
   consumer.resume();
@@ -112,6 +113,13 @@ t.test('pause/resume keeps sequence numbers gap-free and timestamps moving with 
   // A straggler from before the restart would number backwards: dropped.
   send(vp8(149, 297000, false));
   t.equal(consumer.stats.drops.stale, 1);
+  // A copy of a packet already received (a repair racing its original) is not forwarded twice:
+  // the subscriber's SRTP would drop it as a replay, and its transport-wide feedback call it lost.
+  const before = sink.packets.length;
+  send(vp8(152, 306000, false));
+  t.equal(sink.packets.length, before, 'the copy is not sent');
+  t.equal(consumer.producer.stats.drops.duplicate, 1);
+  t.equal(consumer.stats.drops.stale, 1, 'stopped at the producer, before any consumer');
 });
 
 t.test('sequence numbers wrap cleanly', async (t) => {
