@@ -381,6 +381,16 @@ export class VideoLayerSelector {
   }
 
   private observe(p: LayerPacket, layer: number, nowMs: number): void {
+    if (nowMs - (this.lastSeen[layer] ?? -Infinity) > this.layerTimeoutMs && (this.windowStart[layer] ?? -1) >= 0) {
+      // The layer was gone (the publisher paused it) and is back: its old window would spread a
+      // second of bytes over the whole absence and price the layer far below what it costs, which
+      // an allocation would then buy. Unknown until a fresh window closes.
+      this.windowStart[layer] = -1;
+      this.bitrate[layer] = 0;
+      this.maxT[layer] = -1;
+      this.windowMaxT[layer] = -1;
+      for (let t = 0; t < TEMPORAL_LAYERS; t++) this.windowBytesT[layer * TEMPORAL_LAYERS + t] = this.bitrateT[layer * TEMPORAL_LAYERS + t] = 0;
+    }
     this.lastSeen[layer] = nowMs;
     if (p.keyframe && p.startOfFrame) this.lastKeyframe[layer] = nowMs;
     const size = p.size ?? 0;
