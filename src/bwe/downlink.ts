@@ -17,6 +17,7 @@ import { BandwidthEstimator } from './estimator.js';
 import { allocate, type AllocationTrack, type TrackOption } from './allocator.js';
 import { ProbeController } from './probe-controller.js';
 import { SendHistory } from './send-history.js';
+import { Pacer } from './pacer.js';
 import type { PacketResult } from './estimator.js';
 
 /** How often the estimate is re-spent across consumers. */
@@ -26,8 +27,14 @@ const UPGRADE_HEADROOM = 0.85;
 /** Audio is allocated before anything else at this rate (Opus at its usual 32-64 kbps, plus headers). */
 const AUDIO_BPS = 64_000;
 /** Feedback for the last probe packets needs this long to come back before the probe is judged. */
-const PROBE_SETTLE_MS = 1000;
+const PROBE_SETTLE_MS = 500;
+/** After a successful probe the next may follow this soon (the path just proved more). */
+const PROBE_AFTER_SUCCESS_MS = 500;
 const PADDING_PACKET_BITS = 275 * 8;
+/** Egress is paced at this multiple of the estimate (libwebrtc's pacing factor): bursts are spread, not cut. */
+const PACING_FACTOR = 2.5;
+/** While a probe runs the pacer lets its target through with this much to spare. */
+const PROBE_PACING_FACTOR = 1.25;
 
 /** Allocation priority (lower first), as `allocate` reads it. */
 export const Priority = { Audio: 0, Screen: 1, Speaker: 2, Video: 3 } as const;
@@ -47,8 +54,12 @@ interface ActiveProbe {
 
 export class DownlinkController {
   readonly history = new SendHistory();
+  /** The subscriber transport's egress (consumers send through it); paced once an estimate exists. */
+  readonly pacer = new Pacer(this.history);
   readonly estimator = new BandwidthEstimator();
-  private readonly probes = new ProbeController();
+  private readonly probes = new ProbeController({ successWaitMs: PROBE_AFTER_SUCCESS_MS });
+  /** The last probe got (nearly) all of its target through: the next may aim for everything wanted. */
+  private lastProbeFull = false;
   private readonly results: PacketResult[] = [];
   /** Some source of an estimate arrived (TWCC, REMB or RR); before that nothing is limited. */
   private haveEstimate = false;
@@ -60,6 +71,9 @@ export class DownlinkController {
   private limited = false;
   private wantedBps = 0;
   private usedBps = 0;
+  /** What the cheapest single step up would cost in all (with its headroom): a probe needs to prove no more. */
+  private nextStepBps = 0;
+  private stepBase = 0;
   private probe: ActiveProbe | undefined;
   readonly stats = { feedback: 0, reported: 0, reportedLost: 0, remb: 0, receiverReports: 0, allocations: 0, paused: 0, probes: 0, paddingBytes: 0 };
 
@@ -103,6 +117,13 @@ export class DownlinkController {
       this.reallocate(tracks);
     }
     this.runProbe(nowMs, dt, tracks);
+    const probe = this.probe;
+    this.pacer.rateBps = Math.max(PACING_FACTOR * est, probe && nowMs < probe.endMs ? PROBE_PACING_FACTOR * probe.targetBps : 0);
+  }
+
+  /** The subscriber is gone: nothing queued is sent. */
+  close(): void {
+    this.pacer.close();
   }
 
   private reallocate(tracks: readonly DownlinkTrack[]): void {
@@ -119,12 +140,14 @@ export class DownlinkController {
     }
     const est = this.estimator.estimateBps;
     const result = allocate(est, input);
+    this.stepBase = result.usedBps;
     // Hysteresis: a step up must also fit with 15 % to spare; a step down is taken at once.
     // Without it a stream at the edge is paused and resumed every 500 ms, a keyframe each time.
     const spare = allocate(est * UPGRADE_HEADROOM, input);
     this.limited = result.limited;
     this.wantedBps = result.wantedBps;
     this.usedBps = result.usedBps;
+    this.nextStepBps = 0;
     this.stats.allocations++;
     let paused = 0;
     for (const t of tracks) {
@@ -143,6 +166,7 @@ export class DownlinkController {
       }
       this.applied.set(c.id, rank);
       if (rank < 0) paused++;
+      this.noteNextStep(input.find((x) => x.id === c.id), rank);
       c.setAllocatedLayers(rank < 0 ? -1 : rank >> 2, rank < 0 ? 0 : rank & 3);
     }
     for (const id of this.applied.keys()) if (!tracks.some((t) => t.consumer.id === id)) this.applied.delete(id);
@@ -153,15 +177,20 @@ export class DownlinkController {
     let p = this.probe;
     if (p && nowMs >= p.endMs) this.history.activeCluster = -1;
     if (p && nowMs >= p.endMs + PROBE_SETTLE_MS) {
+      this.lastProbeFull = this.estimator.estimateBps >= 0.9 * p.targetBps;
       this.probes.onProbeDone(p.cluster, this.estimator.estimateBps, nowMs);
       this.probe = p = undefined;
     }
     if (!p) {
+      // A probe proves the next step up, not everything wanted: a probe at twice the estimate
+      // into a link that is full already overflows it, and one step is what an upgrade needs.
+      // After a probe the path carried in full, aim for everything wanted (at most twice the estimate).
+      const wanted = this.nextStepBps > 0 && !this.lastProbeFull ? Math.min(this.wantedBps, this.nextStepBps) : this.wantedBps;
       const d = this.probes.decide({
         nowMs,
         estimateBps: this.estimator.estimateBps,
         limited: this.limited,
-        wantedBps: this.wantedBps,
+        wantedBps: wanted,
         overusing: this.estimator.delaySignal === 'overusing',
         delayBasedBps: this.estimator.delayBasedBps,
       });
@@ -196,15 +225,36 @@ export class DownlinkController {
     if (p.owed > 1) p.owed = 1;
   }
 
+  /**
+   * The cheapest upgrade of one video track from `rank` (spatial * 4 +
+   * temporal; -1 paused) to a better option within its caps, as a total
+   * rate with the upgrade headroom: the smallest over all tracks is kept.
+   */
+  private noteNextStep(t: AllocationTrack | undefined, rank: number): void {
+    if (!t || t.kind !== 'video') return;
+    let current = 0;
+    for (const o of t.options) if (o.spatial * 4 + o.temporal === rank) current = o.bps;
+    let step = Infinity;
+    for (const o of t.options) {
+      if (o.spatial > t.maxSpatial || o.temporal > t.maxTemporal || o.bps <= current) continue;
+      if (o.spatial * 4 + o.temporal > rank && o.bps - current < step) step = o.bps - current;
+    }
+    if (step === Infinity) return;
+    const total = (this.stepBase + step) / UPGRADE_HEADROOM;
+    if (this.nextStepBps === 0 || total < this.nextStepBps) this.nextStepBps = total;
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       estimateBps: this.estimateBps,
       allocatedBps: this.usedBps,
       wantedBps: this.wantedBps,
+      nextStepBps: Math.round(this.nextStepBps),
       limited: this.limited,
       ...this.stats,
       estimator: this.estimator.stats(),
       history: this.history.toJSON(),
+      pacer: this.pacer.toJSON(),
     };
   }
 }

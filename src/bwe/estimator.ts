@@ -63,6 +63,8 @@ export interface EstimatorOptions {
   delay?: DelayDetectorOptions;
   /** TWCC silent this long (ms) lets REMB / RR loss take over again. */
   fallbackMs?: number;
+  /** A probe cluster counts once its reported packets span this long at the sender (ms; default 100, see ProbeClustersOptions). */
+  probeMinSendSpanMs?: number;
 }
 
 export type EstimatorMode = 'start' | 'twcc' | 'remb' | 'loss';
@@ -90,7 +92,7 @@ export class BandwidthEstimator {
   private readonly aimd: AimdRateControl;
   private readonly loss = new LossControl();
   private readonly acked = new AckedRate();
-  private readonly clusters = new ProbeClusters();
+  private readonly clusters: ProbeClusters;
 
   private mode: EstimatorMode = 'start';
   private estimate: number;
@@ -126,6 +128,7 @@ export class BandwidthEstimator {
     this.fallbackMs = opts.fallbackMs ?? 10_000;
     this.estimate = this.startBps;
     this.delay = new DelayDetector(opts.delay);
+    this.clusters = new ProbeClusters({ minSendSpanMs: opts.probeMinSendSpanMs ?? 100 });
     this.aimd = new AimdRateControl({ startBps: this.startBps, minBps: this.minBps, maxBps: this.maxBps });
   }
 

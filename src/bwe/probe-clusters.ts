@@ -19,6 +19,15 @@
 
 export interface ProbeClustersOptions {
   minPackets?: number;
+  /**
+   * A cluster counts only once its reported packets span this long at the
+   * sender (ms; default 0, the estimator asks for 100: two thirds of the
+   * downlink's 150 ms probes). The first few packets
+   * of a probe often pass a bottleneck at once: a shaper's burst allowance,
+   * an empty queue's first slot. Measured alone they "prove" any rate, and
+   * a probe result only ever raises the estimate.
+   */
+  minSendSpanMs?: number;
   minReceivedRatio?: number;
   slots?: number;
 }
@@ -52,6 +61,7 @@ class Cluster {
 
 export class ProbeClusters {
   private readonly minPackets: number;
+  private readonly minSendSpanMs: number;
   private readonly minReceivedRatio: number;
   private readonly clusters: Cluster[];
   private stamp = 0;
@@ -61,6 +71,7 @@ export class ProbeClusters {
 
   constructor(opts: ProbeClustersOptions = {}) {
     this.minPackets = opts.minPackets ?? 5;
+    this.minSendSpanMs = opts.minSendSpanMs ?? 0;
     this.minReceivedRatio = opts.minReceivedRatio ?? 0.8;
     const n = Math.max(1, opts.slots ?? 4);
     this.clusters = [];
@@ -123,6 +134,7 @@ export class ProbeClusters {
     if (!(recvSpan > 0)) return 0;
     const recv = ((c.recvBytes - c.firstArrivalSize) * 8000) / recvSpan;
     const sendSpan = c.lastSend - c.firstSend;
+    if (sendSpan < this.minSendSpanMs) return 0;
     const send = sendSpan > 0 ? ((c.sentBytes - c.lastSendSize) * 8000) / sendSpan : Infinity;
     const r = recv < send ? recv : send;
     return Number.isFinite(r) && r > 0 ? r : 0;

@@ -11,7 +11,9 @@
  *   decrease, for `stableMs` (2 s) since the last probe or decrease: a
  *   probe into a queue that is still draining measures the queue.
  * - Target min(wanted, 2 x estimate), at least 1.25 x estimate (and at
- *   most `maxBps`); `durationMs` (500 ms).
+ *   most `maxBps`); `durationMs` (150 ms: long enough for a rate over tens
+ *   of packets, short enough that a probe at twice a link's rate queues
+ *   only 150 ms of it instead of overflowing a shallow buffer).
  * - One probe at a time; a probe not reported done within
  *   duration + `doneTimeoutMs` counts as failed.
  * - A probe fails when the estimate did not rise by `successRatio` (5 %).
@@ -44,6 +46,13 @@ export interface ProbeState {
 
 export interface ProbeControllerOptions {
   stableMs?: number;
+  /**
+   * The wait after a successful probe (default `stableMs`): the estimate
+   * just rose on evidence, so the next step may be tried sooner (unless
+   * the estimate falls or overuse shows meanwhile, which restarts the wait
+   * at `stableMs`).
+   */
+  successWaitMs?: number;
   durationMs?: number;
   maxIntervalMs?: number;
   doneTimeoutMs?: number;
@@ -60,6 +69,9 @@ const ESTIMATE_GROWTH_RESET = 1.2;
 
 export class ProbeController {
   private readonly stableMs: number;
+  private readonly successWaitMs: number;
+  /** The last probe succeeded and nothing has restarted the wait since. */
+  private afterSuccess = false;
   private readonly durationMs: number;
   private readonly maxIntervalMs: number;
   private readonly doneTimeoutMs: number;
@@ -80,7 +92,8 @@ export class ProbeController {
 
   constructor(opts: ProbeControllerOptions = {}) {
     this.stableMs = opts.stableMs ?? 2000;
-    this.durationMs = opts.durationMs ?? 500;
+    this.successWaitMs = opts.successWaitMs ?? this.stableMs;
+    this.durationMs = opts.durationMs ?? 150;
     this.maxIntervalMs = opts.maxIntervalMs ?? 30_000;
     this.doneTimeoutMs = opts.doneTimeoutMs ?? 2000;
     this.successRatio = opts.successRatio ?? 1.05;
@@ -90,6 +103,7 @@ export class ProbeController {
 
   /** The wait before the next probe, given the failures so far. */
   get intervalMs(): number {
+    if (this.afterSuccess) return this.successWaitMs;
     const wait = this.stableMs * Math.pow(2, Math.min(this.failures, 30));
     return wait < this.maxIntervalMs ? wait : this.maxIntervalMs;
   }
@@ -105,7 +119,10 @@ export class ProbeController {
     const est = s.estimateBps;
     if (!Number.isFinite(now) || !(est > 0) || !Number.isFinite(est)) return null;
     if (this.stableSinceMs !== this.stableSinceMs) this.stableSinceMs = now;
-    if (s.overusing || est < this.lastEstimate * (1 - DECREASE_FRACTION)) this.stableSinceMs = now;
+    if (s.overusing || est < this.lastEstimate * (1 - DECREASE_FRACTION)) {
+      this.stableSinceMs = now;
+      this.afterSuccess = false;
+    }
     this.lastEstimate = est;
     if (this.pendingId >= 0) {
       if (now - this.pendingStartMs <= this.durationMs + this.doneTimeoutMs) return null;
@@ -144,9 +161,11 @@ export class ProbeController {
     if (estimateAfter >= this.pendingEstimate * this.successRatio) {
       this.failures = 0;
       this.successes++;
+      this.afterSuccess = true;
     } else {
       this.failures++;
       this.failed++;
+      this.afterSuccess = false;
     }
     this.pendingId = -1;
     if (Number.isFinite(now) && !(now < this.stableSinceMs)) this.stableSinceMs = now;

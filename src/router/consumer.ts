@@ -37,6 +37,7 @@ import { createVp8Descriptor, parseVp8, writeVp8PictureId, writeVp8Tl0PicIdx } f
 import { decodeTargetsUpTo, writeDdActiveDecodeTargets, writeDdFrameNumber } from '../rtp/dependency-descriptor.js';
 import { VideoLayerSelector, type LayerPacket } from '../simulcast/layer-selector.js';
 import type { SendHistory } from '../bwe/send-history.js';
+import { PacketFlag, type Pacer } from '../bwe/pacer.js';
 
 /** Where a consumer's packets go: the subscriber's transport. */
 export interface RtpSink {
@@ -66,6 +67,12 @@ export interface ConsumerOptions {
    * probed) rather than left to REMB, which cannot rise while nothing flows.
    */
   transportCc?: { history: SendHistory; extId: number; insert?: boolean } | undefined;
+  /**
+   * The subscriber transport's pacer (src/bwe/pacer.ts): packets leave
+   * through it, and it numbers them for transport-cc as they leave (it must
+   * hold the same `history`). Absent: sent at once.
+   */
+  pacer?: Pacer | undefined;
   /**
    * RTX toward the subscriber (RFC 4588): its SSRC and, per subscriber
    * payload type, the RTX payload type the subscriber accepted. Resent
@@ -113,6 +120,12 @@ const SEQUENCER_MASK = SEQUENCER_SIZE - 1;
 const RETRANSMIT_GUARD_MS = 100;
 /** The guard never waits longer than this, whatever the RTT estimate says (the store keeps packets for a second). */
 const RETRANSMIT_GUARD_MAX_MS = 500;
+/**
+ * A NACK is not answered while the subscriber's pacer holds more than this
+ * (ms at its rate): the link is already behind, and a retransmission
+ * would only queue behind (and delay) the media it is meant to repair.
+ */
+const RETRANSMIT_MAX_BACKLOG_MS = 250;
 /** A consumer asks for a keyframe at most this often while a switch waits for one. */
 const KEYFRAME_ASK_INTERVAL_MS = 250;
 /**
@@ -190,6 +203,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private allocated: { spatial: number; temporal: number } = { spatial: MAX_LAYER, temporal: MAX_LAYER };
   /** The highest layer the last bandwidth allocation can carry (undefined: no such limit). */
   private bandwidthCeiling: number | undefined;
+  /**
+   * Output packets numbered below this (extended) are not resent: they
+   * belong to a layer stopped for congestion, which the subscriber will
+   * leave at the next keyframe anyway; resending them is the very load
+   * the stop took off its link. -1: none.
+   */
+  private resendFloor = -1;
   /** Room policy (last-N): paused outside the subscriber's set, and a spatial cap (the dominant speaker gets more). */
   private policyPaused = false;
   private policyMaxSpatial = MAX_LAYER;
@@ -215,6 +235,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private lastSentMs = 0;
   private sequencer: Sequencer | undefined;
   private readonly transportCc: { history: SendHistory; extId: number; insert?: boolean } | undefined;
+  private readonly pacer: Pacer | undefined;
   /** Payload type and marker of the last packet sent (padding follows a finished frame, with its PT). */
   private lastOutPt = -1;
   private lastOutMarker = false;
@@ -260,6 +281,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     retransmittedBytes: 0,
     retransmitMisses: 0,
     retransmitGuarded: 0,
+    /** NACKs not answered: for a layer stopped for congestion, or while the link was backlogged. */
+    retransmitSkipped: 0,
     layerSwitches: 0,
     /** Layers stopped at once because the bandwidth allocation fell below them. */
     congestionStops: 0,
@@ -284,6 +307,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (this.rtxSsrc !== 0) for (const [pt, rtxPt] of opts.rtx!.payloadTypes) this.rtxPtMap[pt & 0x7f] = rtxPt & 0x7f;
     this._paused = opts.paused ?? false;
     this.transportCc = opts.transportCc;
+    this.pacer = opts.pacer;
     this.sr = new SenderReportGenerator(this.ssrc, opts.producer.currentCodec.clockRate);
     const ddId = opts.producer.ddExtId;
     this.ddRewrite = ddId > 0 && this.extMap[ddId]! !== 0;
@@ -385,6 +409,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.applyTarget();
     if (sel && spatial >= 0 && current > spatial && !this.suspended) {
       this.stats.congestionStops++;
+      this.resendFloor = this.lastOutExtSeq + 1;
       this.restart();
       this.noteLayer();
     }
@@ -658,7 +683,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
     }
     // The header (and the extension's place in it) is the same in the RTX form.
-    if (tcc && tccAt >= 0) tcc.history.stamp(buf, tccAt, sendLen, this.now(), tcc.history.activeCluster, retransmission && rtxPt === NO_PT);
+    const resent = retransmission && rtxPt === NO_PT;
+    if (this.pacer) return this.pacer.send(this.sink, buf, sendLen, tccAt, (this.kind === 'audio' ? PacketFlag.Audio : 0) | (resent ? PacketFlag.Resent : 0));
+    if (tcc && tccAt >= 0) tcc.history.stamp(buf, tccAt, sendLen, this.now(), tcc.history.activeCluster, resent);
     return this.sink.sendRtpOwned(buf, sendLen);
   }
 
@@ -675,6 +702,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   sendPadding(count: number, cluster: number): number {
     const tcc = this.transportCc;
     if (!tcc || this._closed || !this.started || this.lastOutPt < 0) return 0;
+    // Media is waiting for the link already: padding would only queue behind it.
+    if (this.pacer && this.pacer.queued > 0) return 0;
     const rtxPt = this.rtxPtMap[this.lastOutPt & 0x7f]!;
     const onRtx = rtxPt !== NO_PT;
     // A suspended stream carries no frame, so padding may follow whatever was sent last;
@@ -694,8 +723,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       buf.writeUInt16BE(1, 14);
       buf[16] = (tcc.extId << 4) | 1; // id, 2 bytes
       buf[len - 1] = PADDING_PACKET_BYTES - 20;
-      tcc.history.stamp(buf, 17, len, this.now(), cluster);
-      if (!this.sink.sendRtpOwned(buf, len)) break;
+      if (this.pacer) {
+        if (!this.pacer.send(this.sink, buf, len, 17)) break;
+      } else {
+        tcc.history.stamp(buf, 17, len, this.now(), cluster);
+        if (!this.sink.sendRtpOwned(buf, len)) break;
+      }
       if (onRtx) {
         this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
       } else {
@@ -741,6 +774,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const i = seq & SEQUENCER_MASK;
     if (q.seq[i] !== seq) {
       this.stats.retransmitMisses++;
+      return false;
+    }
+    if (this.resendFloor >= 0 && this.lastOutExtSeq - ((this.lastOutExtSeq - seq) & 0xffff) < this.resendFloor) {
+      this.stats.retransmitSkipped++;
+      return false;
+    }
+    if (this.pacer && this.pacer.queueMs > RETRANSMIT_MAX_BACKLOG_MS) {
+      this.stats.retransmitSkipped++;
       return false;
     }
     const now = this.now();

@@ -376,6 +376,7 @@ export class IonPeer implements SignalSession, RoomMember {
       p.close();
       this.room?.producerRemoved(p);
     }
+    this.downlink.close();
     this.pub?.close('peer left');
     this.sub?.close('peer left');
     this.room?.leave(this);
@@ -720,7 +721,7 @@ export class IonPeer implements SignalSession, RoomMember {
       transportCc = { history: this.downlink.history, extId: subTwcc, insert: pubTwcc === 0 };
       this.subTwccExtId = subTwcc;
     }
-    const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc, rtx });
+    const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc, rtx, pacer: this.downlink.pacer });
     const track: DownlinkTrack = { consumer, priority: s.producer.kind === 'audio' ? Priority.Audio : Priority.Video };
     this.downlinkTracks.push(track);
     consumer.once('close', () => {

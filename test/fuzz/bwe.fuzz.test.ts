@@ -184,7 +184,7 @@ t.test('probe controller: any state sequence, every probe is above the estimate 
         const d = p.decide({ nowMs: now, estimateBps: s.estimateBps, limited: s.limited, wantedBps: s.wantedBps, overusing: s.overusing });
         if (d) {
           if (!(d.targetBps > s.estimateBps * 0.999) || !Number.isFinite(d.targetBps)) throw new Error(`target ${d.targetBps} for ${s.estimateBps}`);
-          if (d.durationMs !== 500) throw new Error('duration');
+          if (d.durationMs !== 150) throw new Error('duration');
         }
         if (s.done !== undefined) p.onProbeDone(p.pendingCluster, s.done, now);
       }

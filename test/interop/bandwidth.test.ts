@@ -43,9 +43,9 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   const timeline: string[] = [];
   const t0 = Date.now();
   const sampler = setInterval(() => {
-    const d = (member().getStats() as unknown as { downlink: { estimator: Record<string, unknown>; allocatedBps: number; probes: number; reported: number; reportedLost: number; history: { unknownReports: number; packetsStamped: number } } }).downlink;
+    const d = (member().getStats() as unknown as { downlink: { estimator: Record<string, unknown>; allocatedBps: number; probes: number; reported: number; reportedLost: number; history: { unknownReports: number; packetsStamped: number }; pacer: { rateBps: number; queueMs: number } } }).downlink;
     const e = d.estimator;
-    timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s est=${e.estimateBps} dly=${e.delayBasedBps} loss=${e.lossCapBps} ack=${e.ackedBps} sig=${e.delaySignal} alloc=${d.allocatedBps} probes=${d.probes} rep=${d.reported}/${d.reportedLost}/${d.history.unknownReports}/${d.history.packetsStamped} q=${relay.counts.queuedBytes} drops=${relay.counts.shapedDrops} kdrops=${relay.kernelDrops()} ${JSON.stringify(state())}`);
+    timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s est=${e.estimateBps} dly=${e.delayBasedBps} loss=${e.lossCapBps} ack=${e.ackedBps} sig=${e.delaySignal} alloc=${d.allocatedBps} probes=${d.probes} pacer=${d.pacer.rateBps}/${d.pacer.queueMs}ms rep=${d.reported}/${d.reportedLost}/${d.history.unknownReports}/${d.history.packetsStamped} q=${relay.counts.queuedBytes} drops=${relay.counts.shapedDrops} kdrops=${relay.kernelDrops()} ${JSON.stringify(state())}`);
   }, 500);
   t.teardown(() => {
     clearInterval(sampler);
@@ -70,14 +70,17 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   const lost = Math.max(0, b.packetsLost - a.packetsLost);
   const loss = lost / Math.max(1, received + lost);
   t.comment(`settled window: ${received} received, ${lost} lost (${(loss * 100).toFixed(2)}%), relay drops ${relay.counts.shapedDrops} (kernel ${relay.kernelDrops()}), ${JSON.stringify(state())}`);
-  // KNOWN GAP (issue 5, open): about one run in four loses 5-10 % here. The
-  // timelines show two causes: a step up sends a keyframe burst into the
-  // relay's 300 ms queue unpaced (sfud has no pacer yet), and after an
-  // overuse the delay-based cut to 0.85 x the acknowledged rate lands far
-  // below the link when the sender was app-limited. Until both are fixed
-  // the figure is printed and checked as a todo, so a failure shows without
-  // failing CI; the move down, decoding and the climb back stay hard checks.
-  t.ok(loss < 0.02, `loss under 2% once settled (${(loss * 100).toFixed(2)}%)`, { todo: 'no pacer yet: keyframe bursts into a shallow queue' });
+  // KNOWN GAP (issue 5, open): since sfud paces its egress, forwards no
+  // duplicate packets (those were SRTP replays at the viewer that its
+  // feedback reported lost) and probes for 150 ms toward the next step,
+  // most runs lose nothing here. Some still lose a few packets: a probe
+  // reads the relay's burst allowance as up to 25 % more capacity than
+  // the link has, and the step up it buys sends a keyframe the queue
+  // cannot hold. The window holds only ~100-150 packets, so 3 lost fail
+  // it. Until upgrades account for that burst the figure is checked as a
+  // todo: a failure shows without failing CI; the move down, decoding and
+  // the climb back stay hard checks.
+  t.ok(loss < 0.02, `loss under 2% once settled (${(loss * 100).toFixed(2)}%)`, { todo: 'a probe overestimate can buy a step up whose keyframe overflows the queue' });
   t.ok(b.framesDecoded > a.framesDecoded, 'the viewer keeps decoding on the lower layer');
 
   relay.rateBps = 0;
@@ -85,8 +88,8 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   await waitFor('back on the top layer', () => state().layer === 2 && v.frames.at(-1)?.width === 960, 30_000);
   const upAfter = Date.now() - liftedAt;
   t.comment(`limit lifted: back on the top layer after ${upAfter} ms, ${JSON.stringify(state())}`);
-  // The target is 15 s (measured 6.0-11.1 s on a quiet machine); with the suite's
-  // other files on the same two cores it has taken up to 17.5 s, so the test
+  // The target is 15 s (5.6-9.5 s on a quiet machine over three runs); with the
+  // suite's other files on the same two cores it takes longer, so the test
   // fails only past 25 s and prints the figure.
   t.ok(upAfter <= 25_000, `climbed back within 25 s (${upAfter} ms; target 15 s)`);
 });

@@ -263,25 +263,31 @@ t.test('probe packets raise the estimate only with enough arrivals and no overus
     }
     return out;
   };
-  // 1200 B every 4.8 ms = 2 Mbps, received at the same pace.
+  // 1200 B every 4.8 ms = 2 Mbps, received at the same pace; 30 packets span 139 ms.
   let e = new BandwidthEstimator({ startBps: 500_000 });
-  e.onTransportFeedback(cluster(1, 0, 20, 4.8, 4.8), 200);
+  e.onTransportFeedback(cluster(1, 0, 30, 4.8, 4.8), 250);
   t.ok(Math.abs(e.estimateBps - 2_000_000) < 50_000, `a clean 2 Mbps probe sets ~2 Mbps (${e.estimateBps})`);
+
+  // The head of a probe (here 91 ms of it) proves nothing yet: a bottleneck's burst allowance
+  // lets it through at any rate. Arriving all at once, it would read as 2 Mbps at least.
+  e = new BandwidthEstimator({ startBps: 500_000 });
+  e.onTransportFeedback(cluster(1, 0, 20, 4.8, 0.1), 200);
+  t.equal(e.estimateBps, 500_000, 'a probe measured over less than 100 ms of sending does not count');
 
   e = new BandwidthEstimator({ startBps: 500_000 });
   e.onTransportFeedback(cluster(1, 0, 4, 4.8, 4.8), 200);
   t.equal(e.estimateBps, 500_000, 'four packets are not enough');
 
   e = new BandwidthEstimator({ startBps: 500_000 });
-  e.onTransportFeedback(cluster(1, 0, 20, 4.8, 4.8, 3), 200);
+  e.onTransportFeedback(cluster(1, 0, 30, 4.8, 4.8, 3), 250);
   t.equal(e.estimateBps, 500_000, 'a third lost: below the 80 % arrival bar');
 
   e = new BandwidthEstimator({ startBps: 500_000 });
-  e.onTransportFeedback(cluster(1, 0, 20, 4.8, 9.6), 300);
+  e.onTransportFeedback(cluster(1, 0, 30, 4.8, 9.6), 400);
   t.ok(Math.abs(e.estimateBps - 1_000_000) < 30_000, `sent at 2 Mbps, delivered at 1 Mbps: ~1 Mbps (${e.estimateBps})`);
 
   e = new BandwidthEstimator({ startBps: 500_000 });
-  e.onTransportFeedback(cluster(1, 0, 20, 9.6, 1), 300);
+  e.onTransportFeedback(cluster(1, 0, 30, 9.6, 1), 400);
   t.ok(e.estimateBps < 1_050_000, `delivery squeezed by jitter is capped by the send rate (${e.estimateBps})`);
 });
 

@@ -19,18 +19,18 @@ function firstProbe(p: ProbeController, from: number, to: number, o: Partial<Pro
   return null;
 }
 
-t.test('probes after 2 s of stability, at min(wanted, 2 x estimate), for 500 ms', async (t) => {
+t.test('probes after 2 s of stability, at min(wanted, 2 x estimate), for 150 ms', async (t) => {
   const p = new ProbeController();
   const first = firstProbe(p, 0, 5000);
   t.ok(first, 'a probe');
   t.equal(first!.now, 2000, 'exactly 2 s after the first decision');
-  t.same(first!.d, { clusterId: 0, targetBps: 2_000_000, durationMs: 500 });
+  t.same(first!.d, { clusterId: 0, targetBps: 2_000_000, durationMs: 150 });
   t.equal(p.decide(st(2100)), null, 'one probe at a time');
   p.onProbeDone(0, 1_900_000, 2700);
   t.equal(p.successes, 1);
   const second = firstProbe(p, 2700, 10_000, { estimateBps: 1_900_000, wantedBps: 2_500_000 });
   t.equal(second!.now, 4700, 'next one 2 s after the last probe ended');
-  t.same(second!.d, { clusterId: 1, targetBps: 2_500_000, durationMs: 500 }, 'capped by what is wanted');
+  t.same(second!.d, { clusterId: 1, targetBps: 2_500_000, durationMs: 150 }, 'capped by what is wanted');
   p.onProbeDone(1, 2_400_000, 5400);
   const third = firstProbe(p, 5400, 10_000, { estimateBps: 2_400_000, wantedBps: 2_500_000 });
   t.equal(third!.d.targetBps, 3_000_000, 'at least 1.25 x the estimate');
@@ -102,12 +102,13 @@ t.test('a probe never reported done times out as a failure; stray ids are ignore
   const a = firstProbe(p, 0, 5000)!;
   p.onProbeDone(12345, 9_000_000, 2100);
   t.equal(p.pendingCluster, a.d.clusterId, 'unknown id ignored');
-  t.equal(p.decide(st(a.now + 2500)), null, 'still waiting within duration + 2 s');
-  t.equal(p.decide(st(a.now + 2525)), null, 'timed out: failed, and the backoff starts now');
+  // The default duration is 150 ms: the probe is given up 2150 ms after it started.
+  t.equal(p.decide(st(a.now + 2150)), null, 'still waiting within duration + 2 s');
+  t.equal(p.decide(st(a.now + 2175)), null, 'timed out: failed, and the backoff starts now');
   t.equal(p.failed, 1);
   t.equal(p.pendingCluster, -1);
-  t.equal(firstProbe(p, a.now + 2550, a.now + 2525 + 3975), null);
-  t.ok(firstProbe(p, a.now + 2525 + 4000, a.now + 2525 + 4000), 'after 4 s');
+  t.equal(firstProbe(p, a.now + 2200, a.now + 2175 + 3975), null);
+  t.ok(firstProbe(p, a.now + 2175 + 4000, a.now + 2175 + 4000), 'after 4 s');
 });
 
 t.test('bad input gives no probe and no throw; ids wrap; maxBps caps the target', async (t) => {

@@ -292,6 +292,23 @@ t.test('NACKs are answered with the header first sent, across a switch', async (
   t.notOk(consumer.retransmit((outs.at(-1)!.seq + 10) & 0xffff), 'never sent: miss');
 });
 
+t.test('a layer stopped for congestion is not resent: only what follows the stop is', async (t) => {
+  const { consumer, sink, frame, clock } = setup();
+  frame([2]);
+  frame();
+  const before = sink.take();
+  consumer.setAllocatedLayers(0, 2); // the link no longer carries layer 2: it stops at once
+  frame([0]);
+  frame();
+  const after = sink.take();
+  t.equal(after[0]!.width, 320, 'layer 0 from its keyframe');
+  clock.t += 200;
+  t.notOk(consumer.retransmit(before[1]!.seq), 'a packet of the stopped layer: not resent');
+  t.ok(consumer.retransmit(after[1]!.seq), 'a packet after the stop: resent');
+  const st = consumer.getStats() as { retransmitted: number; retransmitSkipped: number; congestionStops: number };
+  t.same([st.congestionStops, st.retransmitted, st.retransmitSkipped], [1, 1, 1]);
+});
+
 t.test('with RTX, resent packets and padding go on the RTX stream; the media numbering never sees them', async (t) => {
   const { consumer, sink, frame, clock } = setup({ rtx: true });
   frame([2]);
