@@ -39,6 +39,19 @@ const PROBE_PACING_FACTOR = 1.25;
 /** Allocation priority (lower first), as `allocate` reads it. */
 export const Priority = { Audio: 0, Screen: 1, Speaker: 2, Video: 3 } as const;
 
+/** One subscriber's downlink for metrics: the estimate, what it buys, the pacer's counters. */
+export interface DownlinkSnapshot {
+  /** 0 until feedback (or REMB, or a receiver report) gives an estimate. */
+  estimateBps: number;
+  allocatedBps: number;
+  /** Something wants more than the estimate gives. */
+  limited: boolean;
+  /** Packets the pacer held back, dropped for a full queue, and holds now. */
+  paced: number;
+  pacerDropped: number;
+  queued: number;
+}
+
 export interface DownlinkTrack {
   consumer: Consumer;
   priority: number;
@@ -244,6 +257,11 @@ export class DownlinkController {
     if (this.nextStepBps === 0 || total < this.nextStepBps) this.nextStepBps = total;
   }
 
+  snapshot(): DownlinkSnapshot {
+    const p = this.pacer;
+    return { estimateBps: this.estimateBps, allocatedBps: this.usedBps, limited: this.limited, paced: p.stats.paced, pacerDropped: p.stats.dropped, queued: p.queued };
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       estimateBps: this.estimateBps,
@@ -263,7 +281,7 @@ export class DownlinkController {
  * What a video consumer can be given, ascending by bitrate: every arriving
  * spatial layer at full frame rate, and the lowest one also at each of its
  * reduced frame rates (the cost of forwarding temporal layers 0..t, measured
- * over the last second). Upper layers are not offered at reduced frame rates:
+ * at the higher of the last two seconds). Upper layers are not offered at reduced frame rates:
  * their measured base-layer rate hides the key frame a switch up needs, and
  * on a tight link that burst is what overflows it (seen in the bandwidth test:
  * the top layer at TL0 picked under 230 kbps on a 500 kbps link, then queue

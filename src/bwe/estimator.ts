@@ -65,6 +65,8 @@ export interface EstimatorOptions {
   fallbackMs?: number;
   /** A probe cluster counts once its reported packets span this long at the sender (ms; default 100, see ProbeClustersOptions). */
   probeMinSendSpanMs?: number;
+  /** The head of a probe cluster left out of its receive rate (ms; default 40, see ProbeClustersOptions). */
+  probeSkipHeadMs?: number;
 }
 
 export type EstimatorMode = 'start' | 'twcc' | 'remb' | 'loss';
@@ -128,7 +130,7 @@ export class BandwidthEstimator {
     this.fallbackMs = opts.fallbackMs ?? 10_000;
     this.estimate = this.startBps;
     this.delay = new DelayDetector(opts.delay);
-    this.clusters = new ProbeClusters({ minSendSpanMs: opts.probeMinSendSpanMs ?? 100 });
+    this.clusters = new ProbeClusters({ minSendSpanMs: opts.probeMinSendSpanMs ?? 100, skipHeadMs: opts.probeSkipHeadMs ?? 40 });
     this.aimd = new AimdRateControl({ startBps: this.startBps, minBps: this.minBps, maxBps: this.maxBps });
   }
 

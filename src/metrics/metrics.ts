@@ -29,6 +29,7 @@ import { registerSignalMetrics, registerWebhookMetrics, type RpcTransport } from
 import type { LinkQualitySink } from './link-quality.js';
 import { scraped, type Labels, type ScrapedMetric } from './define.js';
 import { registerShardMetrics, type ShardStatus } from './shards.js';
+import type { DownlinkSnapshot } from '../bwe/downlink.js';
 
 export interface MetricsOptions {
   /** Value of the `shard` label on event-loop metrics (default `main`). */
@@ -150,6 +151,8 @@ class Retired {
   readonly rtcp = Object.fromEntries(PEER_RTCP.map((k) => [k, 0])) as Record<PeerRtcpCounter, number>;
   keyframes = 0;
   retransmitMisses = 0;
+  readonly layers = { switch: 0, keyframeWait: 0, congestionStop: 0 };
+  readonly pacer = { paced: 0, dropped: 0 };
 }
 
 const LOSS_BUCKETS = [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1];
@@ -304,6 +307,103 @@ export class SfuMetrics {
     });
     def({ type: 'counter', name: 'sfud_keyframes_received_total', help: 'Video keyframes received from publishers', read: () => this.snapshot().keyframes });
 
+    // ---- simulcast layers and subscriber bandwidth ----
+    def({
+      type: 'counter',
+      name: 'sfud_layer_changes_total',
+      help: 'Video layer events of subscribers: switch (spatial layer switches, starts excluded), keyframe_wait (packets that found a switch waiting for the new layer\'s keyframe while the old layer kept flowing: freezes avoided), congestion_stop (a layer stopped at once because the bandwidth allocation fell below it)',
+      labelNames: ['event'],
+      read: () => {
+        const t = { ...this.retired.layers };
+        for (const c of this.consumers) {
+          t.switch += c.stats.layerSwitches;
+          t.keyframeWait += c.keyframeWaits;
+          t.congestionStop += c.stats.congestionStops;
+        }
+        return [
+          [{ event: 'switch' }, t.switch],
+          [{ event: 'keyframe_wait' }, t.keyframeWait],
+          [{ event: 'congestion_stop' }, t.congestionStop],
+        ];
+      },
+    });
+    def({
+      type: 'gauge',
+      name: 'sfud_consumer_layers',
+      help: 'Video tracks sent to subscribers, by the spatial layer each carries now (none: paused or waiting for a keyframe)',
+      labelNames: ['layer'],
+      read: () => {
+        const n = new Map<string, number>([['none', 0], ['0', 0], ['1', 0], ['2', 0]]);
+        for (const c of this.consumers) {
+          if (c.kind !== 'video') continue;
+          const k = c.currentLayer < 0 ? 'none' : String(c.currentLayer);
+          n.set(k, (n.get(k) ?? 0) + 1);
+        }
+        return [...n].map(([layer, v]): [Labels, number] => [{ layer }, v]);
+      },
+    });
+    const downlinks = (): DownlinkSnapshot[] => {
+      const out: DownlinkSnapshot[] = [];
+      for (const room of this.src.rooms.list) for (const m of room.memberList) if (m.downlinkStats) out.push(m.downlinkStats());
+      return out;
+    };
+    def({
+      type: 'gauge',
+      name: 'sfud_downlink_bps',
+      help: 'Subscriber downlinks, summed over subscribers with an estimate: what = estimate (from their transport-wide feedback, REMB or receiver reports) or allocated (what the layers chosen for them cost); divide by sfud_downlink_subscribers{state="estimated"} for the mean',
+      labelNames: ['what'],
+      read: () => {
+        let est = 0;
+        let alloc = 0;
+        for (const d of downlinks()) {
+          if (d.estimateBps <= 0) continue;
+          est += d.estimateBps;
+          alloc += d.allocatedBps;
+        }
+        return [
+          [{ what: 'estimate' }, Math.round(est)],
+          [{ what: 'allocated' }, Math.round(alloc)],
+        ];
+      },
+    });
+    def({
+      type: 'gauge',
+      name: 'sfud_downlink_subscribers',
+      help: 'Subscribers by downlink state: estimated (an estimate exists), limited (the estimate is below what their tracks want: layers lowered or video paused)',
+      labelNames: ['state'],
+      read: () => {
+        let estimated = 0;
+        let limited = 0;
+        for (const d of downlinks()) {
+          if (d.estimateBps <= 0) continue;
+          estimated++;
+          if (d.limited) limited++;
+        }
+        return [
+          [{ state: 'estimated' }, estimated],
+          [{ state: 'limited' }, limited],
+        ];
+      },
+    });
+    def({
+      type: 'counter',
+      name: 'sfud_pacer_packets_total',
+      help: 'Subscriber egress pacing (2.5 x the estimate): paced (held back to spread a burst), dropped (the queue was full)',
+      labelNames: ['what'],
+      read: () => {
+        const t = { ...this.retired.pacer };
+        for (const d of downlinks()) {
+          t.paced += d.paced;
+          t.dropped += d.pacerDropped;
+        }
+        return [
+          [{ what: 'paced' }, t.paced],
+          [{ what: 'dropped' }, t.dropped],
+        ];
+      },
+    });
+    def({ type: 'gauge', name: 'sfud_pacer_queued_packets', help: 'Packets waiting in subscriber pacers now', read: () => downlinks().reduce((n, d) => n + d.queued, 0) });
+
     // ---- RTCP feedback ----
     def({
       type: 'counter',
@@ -378,6 +478,23 @@ export class SfuMetrics {
       help: 'RTP packets per peer (only with perPeerLabels): in from its tracks, out to it; the series goes when the peer leaves',
       labelNames: ['sid', 'uid', 'direction'],
       read: perPeer('packets'),
+    });
+    scraped(this.registry, {
+      type: 'gauge',
+      name: 'sfud_peer_downlink_bps',
+      help: 'A subscriber\'s downlink (only with perPeerLabels): what = estimate or allocated, as in sfud_downlink_bps',
+      labelNames: ['sid', 'uid', 'what'],
+      read: () => {
+        const out: [Labels, number][] = [];
+        for (const room of this.src.rooms.list) {
+          for (const m of room.memberList) {
+            const d = m.downlinkStats?.();
+            if (!d) continue;
+            out.push([{ sid: room.sid, uid: m.uid, what: 'estimate' }, Math.round(d.estimateBps)], [{ sid: room.sid, uid: m.uid, what: 'allocated' }, Math.round(d.allocatedBps)]);
+          }
+        }
+        return out;
+      },
     });
     scraped(this.registry, {
       type: 'counter',
@@ -470,10 +587,18 @@ export class SfuMetrics {
     this.retired.retransmitMisses += c.stats.retransmitMisses;
     this.retired.policy.lastNPackets += c.stats.drops.lastN;
     this.retired.policy.lastNBytes += c.stats.lastNBytes;
+    this.retired.layers.switch += c.stats.layerSwitches;
+    this.retired.layers.keyframeWait += c.keyframeWaits;
+    this.retired.layers.congestionStop += c.stats.congestionStops;
     for (const [r, n] of Object.entries(c.stats.drops)) addTo(this.retired.drops, `consumer:${kebab(r)}`, n);
   }
 
   private retirePeer(m: RoomMember): void {
+    const d = m.downlinkStats?.();
+    if (d) {
+      this.retired.pacer.paced += d.paced;
+      this.retired.pacer.dropped += d.pacerDropped;
+    }
     for (const [r, n] of Object.entries(m.drops ?? {})) addTo(this.retired.drops, `peer:${kebab(r)}`, n);
     for (const k of PEER_RTCP) this.retired.rtcp[k] += m.rtcpStats[k] ?? 0;
     this.retired.policy.decryptionsSkipped += m.speakerStats?.decryptionsSkipped ?? 0;

@@ -345,6 +345,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   /** Spatial layer being forwarded (-1: none yet, paused, or audio). */
+  /** Switch requests that waited for a keyframe while the old layer kept flowing (freezes avoided). */
+  get keyframeWaits(): number {
+    return this.selector?.keyframeWaits ?? 0;
+  }
+
   get currentLayer(): number {
     return this.selector?.currentSpatialLayer ?? -1;
   }
@@ -367,7 +372,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return this.selector?.availableLayers(this.now()) ?? [];
   }
 
-  /** Layer bitrate (bits/s) measured over the last second, 0 when unknown. */
+  /** Layer bitrate (bits/s): the higher of its last two one-second windows, 0 when unknown. */
   layerBitrate(layer: number): number {
     return this.selector?.layerStats(layer)?.bitrate ?? 0;
   }

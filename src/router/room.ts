@@ -12,6 +12,7 @@ import type { PreferredLayers } from './consumer.js';
 import { AudioLevelObserver, type AudioLevelOptions } from '../speaker/audio-levels.js';
 import { DominantSpeakerIdentifier } from '../speaker/dominant-speaker.js';
 import { SpeakerRanking } from '../speaker/ranking.js';
+import type { DownlinkSnapshot } from '../bwe/downlink.js';
 
 /** What big rooms forward (issue: dominant speaker and last-N). */
 export interface RoomPolicyOptions {
@@ -67,6 +68,8 @@ export interface RoomMember {
   readonly drops?: Readonly<Record<string, number>>;
   /** RTCP counters (NACKs, retransmissions, reports) for metrics. */
   readonly rtcpStats: Readonly<Record<string, number>>;
+  /** The member's downlink (estimate, allocation, pacer) for metrics; absent for members without one. */
+  downlinkStats?(): DownlinkSnapshot;
   /** The shared RTCP timer (every ~20 ms): NACKs, reports, congestion feedback. */
   tick(nowMs: number): void;
   /** Packets and bytes sent to this member. */

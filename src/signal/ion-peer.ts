@@ -18,7 +18,7 @@ import { RtpView } from '../rtp/rtp.js';
 import { RtcpCursor, RtcpType, PsfbFmt, RtpfbFmt, decodeRtcpAt, writeRtcp, type RtcpPacket } from '../rtp/rtcp/index.js';
 import { u16 } from '../rtp/rtcp/header.js';
 import { msToCompactNtp, rttMs } from '../rtp/rtcp/ntp.js';
-import { DownlinkController, Priority, type DownlinkTrack } from '../bwe/downlink.js';
+import { DownlinkController, Priority, type DownlinkSnapshot, type DownlinkTrack } from '../bwe/downlink.js';
 import { RembEstimator, TwccRecorder, unwrapRtx, type KeyframeRequestKind } from '../rtp/feedback/index.js';
 import { readAudioLevelByte, readSdesString, readTransportWideSeq, EXT_URI } from '../rtp/extensions.js';
 import { NTP_UNIX_OFFSET_MS } from '../rtp/rtcp/ntp.js';
@@ -348,6 +348,10 @@ export class IonPeer implements SignalSession, RoomMember {
     // sfud is ICE-lite: the client's checks reach it without its candidates.
     // They are validated (by the signalling layer) and otherwise not needed.
     void candidate;
+  }
+
+  downlinkStats(): DownlinkSnapshot {
+    return this.downlink.snapshot();
   }
 
   egressStats(): { packets: number; bytes: number } {

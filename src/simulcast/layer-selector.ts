@@ -96,7 +96,7 @@ export interface LayerStats {
   lastKeyframeMs: number;
   packets: number;
   bytes: number;
-  /** Bits per second over the last complete window, 0 before one. */
+  /** Bits per second: the higher of the last two complete windows (a dip is not a price), 0 before one. */
   bitrate: number;
   /**
    * The same window by temporal layer, cumulative: [i] is what forwarding
@@ -128,6 +128,14 @@ export class VideoLayerSelector {
   private readonly windowStart: number[] = new Array<number>(MAX_LAYERS).fill(-1);
   private readonly windowBytes: number[] = new Array<number>(MAX_LAYERS).fill(0);
   private readonly bitrate: number[] = new Array<number>(MAX_LAYERS).fill(0);
+  /**
+   * The previous window's own rates: a layer is priced at the higher of its
+   * last two windows, so an encoder's momentary dip (a static scene, its own
+   * rate control) does not sell the layer cheap to an allocation that then
+   * meets its next keyframe at full size.
+   */
+  private readonly lastRaw: number[] = new Array<number>(MAX_LAYERS).fill(0);
+  private readonly lastRawT: number[] = new Array<number>(MAX_LAYERS * TEMPORAL_LAYERS).fill(0);
   /** Per spatial layer x temporal layer (index layer * TEMPORAL_LAYERS + tid): bytes in the window, and rates of the last one. */
   private readonly windowBytesT: number[] = new Array<number>(MAX_LAYERS * TEMPORAL_LAYERS).fill(0);
   private readonly bitrateT: number[] = new Array<number>(MAX_LAYERS * TEMPORAL_LAYERS).fill(0);
@@ -386,10 +394,13 @@ export class VideoLayerSelector {
       // second of bytes over the whole absence and price the layer far below what it costs, which
       // an allocation would then buy. Unknown until a fresh window closes.
       this.windowStart[layer] = -1;
-      this.bitrate[layer] = 0;
+      this.bitrate[layer] = this.lastRaw[layer] = 0;
       this.maxT[layer] = -1;
       this.windowMaxT[layer] = -1;
-      for (let t = 0; t < TEMPORAL_LAYERS; t++) this.windowBytesT[layer * TEMPORAL_LAYERS + t] = this.bitrateT[layer * TEMPORAL_LAYERS + t] = 0;
+      for (let t = 0; t < TEMPORAL_LAYERS; t++) {
+        const k = layer * TEMPORAL_LAYERS + t;
+        this.windowBytesT[k] = this.bitrateT[k] = this.lastRawT[k] = 0;
+      }
     }
     this.lastSeen[layer] = nowMs;
     if (p.keyframe && p.startOfFrame) this.lastKeyframe[layer] = nowMs;
@@ -411,10 +422,14 @@ export class VideoLayerSelector {
 
   private closeWindow(layer: number, ms: number): void {
     const rate = (bytes: number): number => Math.round((bytes * 8 * 1000) / ms);
-    this.bitrate[layer] = rate(this.windowBytes[layer] ?? 0);
+    const raw = rate(this.windowBytes[layer] ?? 0);
+    this.bitrate[layer] = Math.max(raw, this.lastRaw[layer] ?? 0);
+    this.lastRaw[layer] = raw;
     for (let t = 0; t < TEMPORAL_LAYERS; t++) {
       const k = layer * TEMPORAL_LAYERS + t;
-      this.bitrateT[k] = rate(this.windowBytesT[k] ?? 0);
+      const rawT = rate(this.windowBytesT[k] ?? 0);
+      this.bitrateT[k] = Math.max(rawT, this.lastRawT[k] ?? 0);
+      this.lastRawT[k] = rawT;
       this.windowBytesT[k] = 0;
     }
     this.maxT[layer] = this.windowMaxT[layer] ?? -1;

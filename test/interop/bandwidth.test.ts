@@ -10,6 +10,7 @@ import { Sfu } from '../../src/sfu.js';
 import { simulcastPublisher, viewer } from '../helpers/wrtc-ion.js';
 import { startRelay, viaRelay } from '../helpers/udp-relay.js';
 import { isLoopback, waitFor } from './echo.js';
+import { scrape } from '../helpers/metrics.js';
 
 // NOTE: see test/interop/wrtc.test.ts (wrtc segfaults on a natural exit).
 process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
@@ -82,6 +83,12 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   // the climb back stay hard checks.
   t.ok(loss < 0.02, `loss under 2% once settled (${(loss * 100).toFixed(2)}%)`, { todo: 'a probe overestimate can buy a step up whose keyframe overflows the queue' });
   t.ok(b.framesDecoded > a.framesDecoded, 'the viewer keeps decoding on the lower layer');
+  // What happened is visible in Prometheus too.
+  const m = await scrape(sfu.metricsUrl);
+  t.equal(m.value('sfud_downlink_subscribers{state="estimated"}'), 1, 'one subscriber with an estimate');
+  t.ok(m.value('sfud_downlink_bps{what="estimate"}') < 2 * LIMIT_BPS, `the summed estimate reflects the limit (${m.value('sfud_downlink_bps{what="estimate"}')} bps)`);
+  t.ok(m.value('sfud_layer_changes_total{event="switch"}') + m.value('sfud_layer_changes_total{event="congestion_stop"}') >= 1, 'the move down is counted');
+  t.ok(m.value('sfud_pacer_packets_total{what="paced"}') > 0, 'bursts were paced');
 
   relay.rateBps = 0;
   const liftedAt = Date.now();

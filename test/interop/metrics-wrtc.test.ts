@@ -9,6 +9,7 @@ import wrtc from '@roamhq/wrtc';
 import { Sfu } from '../../src/sfu.js';
 import { IonRpc } from '../helpers/ion-rpc.js';
 import { isLoopback, waitFor } from './echo.js';
+import { scrape } from '../helpers/metrics.js';
 
 // NOTE: see test/interop/wrtc.test.ts (wrtc segfaults on a natural exit).
 process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
@@ -16,14 +17,6 @@ process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
 const { RTCPeerConnection, nonstandard } = wrtc;
 type SessionDescription = { type: string; sdp: string };
 
-async function scrape(url: string) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (series: string): number => {
-    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-    return line === undefined ? NaN : Number(line.slice(series.length + 1));
-  };
-  return { text, value };
-}
 
 t.test('libwebrtc publisher and viewer: the counters and histograms move', async (t) => {
   const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
@@ -122,6 +115,11 @@ t.test('libwebrtc publisher and viewer: the counters and histograms move', async
   t.equal(m2.value('sfud_producers{kind="audio"}'), 1);
   t.equal(m2.value('sfud_consumers{kind="video"}'), 1);
   t.equal(m2.value('sfud_consumers{kind="audio"}'), 1);
+  t.equal(m2.value('sfud_consumer_layers{layer="0"}'), 1, 'the one video track carries its only layer');
+  t.equal(m2.value('sfud_downlink_subscribers{state="estimated"}'), 1, 'the viewer\'s feedback gives an estimate');
+  t.ok(m2.value('sfud_downlink_bps{what="estimate"}') > 0);
+  t.ok(m2.value('sfud_downlink_bps{what="allocated"}') > 0);
+  t.ok(Number.isFinite(m2.value('sfud_pacer_queued_packets')), 'the pacer gauge is there');
   t.equal(m2.value('sfud_ws_connections'), 2);
 
   // Traffic per kind, both directions.
