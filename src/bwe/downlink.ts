@@ -33,6 +33,15 @@ const PROBE_AFTER_SUCCESS_MS = 500;
 const PADDING_PACKET_BITS = 275 * 8;
 /** Egress is paced at this multiple of the estimate (libwebrtc's pacing factor): bursts are spread, not cut. */
 const PACING_FACTOR = 2.5;
+/**
+ * While the allocation is limited by the estimate the link is near its
+ * capacity: a burst at 2.5 x would land in its queue at more than twice
+ * the rate it drains (a step up's keyframe overflowed a 300 ms queue that
+ * way in the bandwidth test), so it is spread further.
+ */
+const LIMITED_PACING_FACTOR = 1.5;
+/** A probe toward the next step aims this much above it. */
+const PROBE_STEP_MARGIN = 1.15;
 /** While a probe runs the pacer lets its target through with this much to spare. */
 const PROBE_PACING_FACTOR = 1.25;
 
@@ -131,7 +140,8 @@ export class DownlinkController {
     }
     this.runProbe(nowMs, dt, tracks);
     const probe = this.probe;
-    this.pacer.rateBps = Math.max(PACING_FACTOR * est, probe && nowMs < probe.endMs ? PROBE_PACING_FACTOR * probe.targetBps : 0);
+    const factor = this.limited ? LIMITED_PACING_FACTOR : PACING_FACTOR;
+    this.pacer.rateBps = Math.max(factor * est, probe && nowMs < probe.endMs ? PROBE_PACING_FACTOR * probe.targetBps : 0);
   }
 
   /** The subscriber is gone: nothing queued is sent. */
@@ -174,7 +184,10 @@ export class DownlinkController {
         const spareRank = !b || b.spatial < 0 ? -1 : b.spatial * 4 + b.temporal;
         const held = Math.max(before, Math.min(rank, spareRank));
         // Held below what fits: probe for the headroom the step up needs.
-        if (held < rank) this.limited = true;
+        if (held < rank) {
+          this.limited = true;
+          this.wantedBps = Math.max(this.wantedBps, result.usedBps / UPGRADE_HEADROOM);
+        }
         rank = held;
       }
       this.applied.set(c.id, rank);
@@ -198,7 +211,9 @@ export class DownlinkController {
       // A probe proves the next step up, not everything wanted: a probe at twice the estimate
       // into a link that is full already overflows it, and one step is what an upgrade needs.
       // After a probe the path carried in full, aim for everything wanted (at most twice the estimate).
-      const wanted = this.nextStepBps > 0 && !this.lastProbeFull ? Math.min(this.wantedBps, this.nextStepBps) : this.wantedBps;
+      // A probe delivers somewhat less than its target (media comes in frames, padding per
+      // tick), so it aims a margin above the step it must prove.
+      const wanted = this.nextStepBps > 0 && !this.lastProbeFull ? Math.min(this.wantedBps, PROBE_STEP_MARGIN * this.nextStepBps) : this.wantedBps;
       const d = this.probes.decide({
         nowMs,
         estimateBps: this.estimator.estimateBps,
