@@ -168,7 +168,8 @@ export class DownlinkController {
     // Without it a stream at the edge is paused and resumed every 500 ms, a keyframe each time.
     const spare = allocate(est * UPGRADE_HEADROOM, input);
     this.limited = result.limited;
-    this.wantedBps = result.wantedBps;
+    // A step up needs the estimate to cover it with the headroom to spare, so that is what a probe must prove.
+    this.wantedBps = result.wantedBps / UPGRADE_HEADROOM;
     this.usedBps = result.usedBps;
     this.nextStepBps = 0;
     this.stats.allocations++;
@@ -184,10 +185,7 @@ export class DownlinkController {
         const spareRank = !b || b.spatial < 0 ? -1 : b.spatial * 4 + b.temporal;
         const held = Math.max(before, Math.min(rank, spareRank));
         // Held below what fits: probe for the headroom the step up needs.
-        if (held < rank) {
-          this.limited = true;
-          this.wantedBps = Math.max(this.wantedBps, result.usedBps / UPGRADE_HEADROOM);
-        }
+        if (held < rank) this.limited = true;
         rank = held;
       }
       this.applied.set(c.id, rank);

@@ -126,6 +126,8 @@ const RETRANSMIT_GUARD_MAX_MS = 500;
  * would only queue behind (and delay) the media it is meant to repair.
  */
 const RETRANSMIT_MAX_BACKLOG_MS = 250;
+/** Probe padding is not added while the pacer holds more than this (ms at its rate). */
+const PADDING_MAX_BACKLOG_MS = 30;
 /** A consumer asks for a keyframe at most this often while a switch waits for one. */
 const KEYFRAME_ASK_INTERVAL_MS = 250;
 /**
@@ -707,8 +709,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   sendPadding(count: number, cluster: number): number {
     const tcc = this.transportCc;
     if (!tcc || this._closed || !this.started || this.lastOutPt < 0) return 0;
-    // Media is waiting for the link already: padding would only queue behind it.
-    if (this.pacer && this.pacer.queued > 0) return 0;
+    // Media is well behind already: padding would only queue behind it. A few packets
+    // waiting are normal (a frame being spread), and skipping the padding then would
+    // leave a probe short of its target: a busy machine would read as a full link.
+    if (this.pacer && this.pacer.queueMs > PADDING_MAX_BACKLOG_MS) return 0;
     const rtxPt = this.rtxPtMap[this.lastOutPt & 0x7f]!;
     const onRtx = rtxPt !== NO_PT;
     // A suspended stream carries no frame, so padding may follow whatever was sent last;

@@ -71,17 +71,17 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   const lost = Math.max(0, b.packetsLost - a.packetsLost);
   const loss = lost / Math.max(1, received + lost);
   t.comment(`settled window: ${received} received, ${lost} lost (${(loss * 100).toFixed(2)}%), relay drops ${relay.counts.shapedDrops} (kernel ${relay.kernelDrops()}), ${JSON.stringify(state())}`);
-  // KNOWN GAP (issue 5, open): since sfud paces its egress, forwards no
-  // duplicate packets (those were SRTP replays at the viewer that its
-  // feedback reported lost) and probes for 150 ms toward the next step,
-  // most runs lose nothing here. Some still lose a few packets: a probe
-  // reads the relay's burst allowance as up to 25 % more capacity than
-  // the link has, and the step up it buys sends a keyframe the queue
-  // cannot hold. The window holds only ~100-150 packets, so 3 lost fail
-  // it. Until upgrades account for that burst the figure is checked as a
-  // todo: a failure shows without failing CI; the move down, decoding and
-  // the climb back stay hard checks.
-  t.ok(loss < 0.02, `loss under 2% once settled (${(loss * 100).toFixed(2)}%)`, { todo: 'a probe overestimate can buy a step up whose keyframe overflows the queue' });
+  // KNOWN GAP (issue 5, open): most runs lose nothing here now (sfud paces
+  // its egress, forwards no duplicate packets, prices layers at their recent
+  // peak, probes for 150 ms behind a skipped head). Two of the last eight
+  // runs failed: a step up sends the new layer's keyframe, which with what
+  // is already queued overflows the relay's 300 ms queue, and the delay-based
+  // cut that follows (0.85 x an acknowledged rate measured during the burst)
+  // can land far below the link. The window holds only ~100-150 packets, so
+  // 3 lost fail it. Until step ups account for the keyframe the figure is
+  // checked as a todo: a failure shows without failing CI; the move down,
+  // decoding and the climb back stay hard checks.
+  t.ok(loss < 0.02, `loss under 2% once settled (${(loss * 100).toFixed(2)}%)`, { todo: 'a step up\'s keyframe can overflow the queue' });
   t.ok(b.framesDecoded > a.framesDecoded, 'the viewer keeps decoding on the lower layer');
   // What happened is visible in Prometheus too.
   const m = await scrape(sfu.metricsUrl);
@@ -95,8 +95,8 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
   await waitFor('back on the top layer', () => state().layer === 2 && v.frames.at(-1)?.width === 960, 30_000);
   const upAfter = Date.now() - liftedAt;
   t.comment(`limit lifted: back on the top layer after ${upAfter} ms, ${JSON.stringify(state())}`);
-  // The target is 15 s (5.6-9.5 s on a quiet machine over three runs); with the
-  // suite's other files on the same two cores it takes longer, so the test
-  // fails only past 25 s and prints the figure.
+  // The target is 15 s: 2.0-9.8 s over eight runs, four of them with a busy
+  // loop on one of the two cores; the suite's other files can load both, so
+  // the test fails only past 25 s and prints the figure.
   t.ok(upAfter <= 25_000, `climbed back within 25 s (${upAfter} ms; target 15 s)`);
 });
