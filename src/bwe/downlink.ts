@@ -4,8 +4,9 @@
  * (falling back to REMB, then to receiver-report loss), spends the estimate
  * across the subscriber's consumers (`allocate`: audio first, then screen
  * share, the active speaker, the rest; each capped by its preference; video
- * that does not fit is paused), and probes upward with padding when the
- * allocation is limited and capacity may have returned.
+ * that does not fit is paused), probes upward with padding when the
+ * allocation is limited and capacity may have returned, and sets the rate
+ * of the transport's egress pacer (src/bwe/pacer.ts) from the estimate.
  *
  * Decisions come from the pure modules beside it (estimator, allocator,
  * probe controller); this class only gathers their inputs from consumers and
@@ -72,6 +73,8 @@ interface ActiveProbe {
   endMs: number;
   /** Fractional padding packets owed (carried between ticks). */
   owed: number;
+  /** The estimator's probe measurement count when it started: unchanged at the end, nothing was measured. */
+  measurementsBefore: number;
 }
 
 export class DownlinkController {
@@ -91,6 +94,7 @@ export class DownlinkController {
   private readonly applied = new Map<string, number>();
   private lastTickMs = -1;
   private limited = false;
+  /** What the allocation wants, with the headroom a step up needs (what a probe must prove). */
   private wantedBps = 0;
   private usedBps = 0;
   /** What the cheapest single step up would cost in all (with its headroom): a probe needs to prove no more. */
@@ -201,16 +205,17 @@ export class DownlinkController {
     let p = this.probe;
     if (p && nowMs >= p.endMs) this.history.activeCluster = -1;
     if (p && nowMs >= p.endMs + PROBE_SETTLE_MS) {
-      this.lastProbeFull = this.estimator.estimateBps >= 0.9 * p.targetBps;
-      this.probes.onProbeDone(p.cluster, this.estimator.estimateBps, nowMs);
+      const measured = this.estimator.probeMeasurements !== p.measurementsBefore;
+      this.lastProbeFull = measured && this.estimator.estimateBps >= 0.9 * p.targetBps;
+      this.probes.onProbeDone(p.cluster, this.estimator.estimateBps, nowMs, measured);
       this.probe = p = undefined;
     }
     if (!p) {
-      // A probe proves the next step up, not everything wanted: a probe at twice the estimate
-      // into a link that is full already overflows it, and one step is what an upgrade needs.
-      // After a probe the path carried in full, aim for everything wanted (at most twice the estimate).
-      // A probe delivers somewhat less than its target (media comes in frames, padding per
-      // tick), so it aims a margin above the step it must prove.
+      // A probe proves the next step up (with a margin: it delivers somewhat less than its
+      // target, media coming in frames and padding per tick), not everything wanted: one step
+      // is what an upgrade needs, and a probe at twice the estimate into a link that is full
+      // already overflows it. After a probe the path carried in full, it aims for everything
+      // wanted (the probe controller caps that at twice the estimate).
       const wanted = this.nextStepBps > 0 && !this.lastProbeFull ? Math.min(this.wantedBps, PROBE_STEP_MARGIN * this.nextStepBps) : this.wantedBps;
       const d = this.probes.decide({
         nowMs,
@@ -222,7 +227,7 @@ export class DownlinkController {
       });
       if (!d) return;
       this.stats.probes++;
-      this.probe = p = { cluster: d.clusterId, targetBps: d.targetBps, endMs: nowMs + d.durationMs, owed: 0 };
+      this.probe = p = { cluster: d.clusterId, targetBps: d.targetBps, endMs: nowMs + d.durationMs, owed: 0, measurementsBefore: this.estimator.probeMeasurements };
       this.history.activeCluster = d.clusterId;
     }
     if (nowMs >= p.endMs || dt <= 0) return;

@@ -152,6 +152,11 @@ export class BandwidthEstimator {
     return this.mode === 'twcc' ? this.delay.signal : 'normal';
   }
 
+  /** Probe clusters measured so far (a change means a probe's result came in). */
+  get probeMeasurements(): number {
+    return this.clusters.results;
+  }
+
   get ackedBps(): number {
     return this.acked.bps();
   }

@@ -24,7 +24,10 @@
  *   that send time: the delay-based estimator must see the link's queueing,
  *   not ours.
  *
- * The drain timer runs only while something is queued.
+ * One drain timer serves every backlogged pacer of the thread (STYLE.md 9:
+ * coarse shared timers, not one per stream): at a keyframe every subscriber
+ * of a big room is backlogged at once, and a timer each would be thousands
+ * of callbacks per 5 ms. It runs only while something is queued.
  */
 import type { SendHistory } from './send-history.js';
 
@@ -45,8 +48,8 @@ export const PacketFlag = {
 export interface PacerOptions {
   /** Clock (ms); performance.now by default. */
   now?: () => number;
-  /** Timer for the drain (tests drive `process` by hand instead). */
-  schedule?: (fn: () => void, ms: number) => { unref?(): unknown };
+  /** Timer for the drain (tests drive `process` by hand instead); returns a handle for `cancel`. */
+  schedule?: (fn: () => void, ms: number) => unknown;
   cancel?: (handle: unknown) => void;
 }
 
@@ -69,6 +72,7 @@ export class Pacer {
   private readonly schedule: NonNullable<PacerOptions['schedule']>;
   private readonly cancel: NonNullable<PacerOptions['cancel']>;
   private timer: unknown = undefined;
+  private readonly drain = (): void => this.process();
   private closed = false;
   // The FIFO, as parallel arrays from `head` (compacted as it drains).
   private head = 0;
@@ -87,8 +91,8 @@ export class Pacer {
     opts: PacerOptions = {},
   ) {
     this.now = opts.now ?? (() => performance.now());
-    this.schedule = opts.schedule ?? ((fn, ms) => setTimeout(fn, ms));
-    this.cancel = opts.cancel ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+    this.schedule = opts.schedule ?? sharedSchedule;
+    this.cancel = opts.cancel ?? sharedCancel;
   }
 
   /** Packets waiting. */
@@ -191,9 +195,7 @@ export class Pacer {
 
   private arm(): void {
     if (this.timer !== undefined || this.closed) return;
-    const h = this.schedule(() => this.process(), DRAIN_INTERVAL_MS);
-    h.unref?.();
-    this.timer = h;
+    this.timer = this.schedule(this.drain, DRAIN_INTERVAL_MS);
   }
 
   private dropOldest(): void {
@@ -220,6 +222,31 @@ export class Pacer {
     this.flags.splice(0, h);
     this.sinks.splice(0, h);
   }
+}
+
+/** Drains due at the shared timer's next turn. */
+const due = new Set<() => void>();
+let sharedTimer: NodeJS.Timeout | undefined;
+
+function sharedSchedule(fn: () => void, ms: number): { fn: () => void } {
+  due.add(fn);
+  if (!sharedTimer) {
+    sharedTimer = setTimeout(runDue, ms);
+    sharedTimer.unref();
+  }
+  return { fn };
+}
+
+function sharedCancel(handle: unknown): void {
+  due.delete((handle as { fn: () => void }).fn);
+}
+
+function runDue(): void {
+  sharedTimer = undefined;
+  // A drain that is still backlogged schedules itself again (for the next turn).
+  const list = [...due];
+  due.clear();
+  for (const fn of list) fn();
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -89,6 +89,7 @@ export class ProbeController {
   probes = 0;
   successes = 0;
   failed = 0;
+  inconclusive = 0;
 
   constructor(opts: ProbeControllerOptions = {}) {
     this.stableMs = opts.stableMs ?? 2000;
@@ -152,8 +153,21 @@ export class ProbeController {
   }
 
   /** The cluster finished; `estimateAfterBps` tells success. Unknown ids are ignored. */
-  onProbeDone(clusterId: number, estimateAfterBps: number, nowMs: number): void {
+  /**
+   * `measured` false: no measurement of the cluster came back (too few of
+   * its packets left or were reported: a busy sender, feedback lost). That
+   * says nothing about the path, so it is neither a success nor a failure:
+   * no backoff, the next probe after the usual stable period.
+   */
+  onProbeDone(clusterId: number, estimateAfterBps: number, nowMs: number, measured = true): void {
     if (clusterId !== this.pendingId || this.pendingId < 0) return;
+    if (!measured) {
+      this.inconclusive++;
+      this.pendingId = -1;
+      this.afterSuccess = false;
+      if (Number.isFinite(nowMs) && !(nowMs < this.stableSinceMs)) this.stableSinceMs = nowMs;
+      return;
+    }
     this.finish(estimateAfterBps, nowMs);
   }
 

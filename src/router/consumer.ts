@@ -346,12 +346,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return this.lastOutExtSeq < 0 ? 0 : this.lastOutExtSeq & 0xffff;
   }
 
-  /** Spatial layer being forwarded (-1: none yet, paused, or audio). */
   /** Switch requests that waited for a keyframe while the old layer kept flowing (freezes avoided). */
   get keyframeWaits(): number {
     return this.selector?.keyframeWaits ?? 0;
   }
 
+  /** Spatial layer being forwarded (-1: none yet, paused, or audio). */
   get currentLayer(): number {
     return this.selector?.currentSpatialLayer ?? -1;
   }
@@ -699,7 +699,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /**
    * Padding-only RTP packets (RFC 3550 5.1, P bit) to probe the subscriber's
    * link: `count` packets of 255 padding bytes, each with a transport-wide
-   * sequence number in probe cluster `cluster`. With RTX they go on the RTX
+   * sequence number in probe cluster `cluster` (through a pacer: the one
+   * running when the packet leaves). With RTX they go on the RTX
    * SSRC under its own numbers (as libwebrtc pads), at any time, and the
    * media numbering never sees them. Without it they go on this stream: they
    * take sequence numbers (the decoder skips padding) and the last

@@ -125,3 +125,16 @@ t.test('bad input gives no probe and no throw; ids wrap; maxBps caps the target'
   const capped = new ProbeController({ maxBps: 1_000_000 });
   t.equal(firstProbe(capped, 0, 10_000), null, 'no probe when the cap leaves nothing above the estimate');
 });
+
+t.test('a probe nothing was measured of is neither success nor failure: no backoff', async (t) => {
+  const p = new ProbeController();
+  let now = 0;
+  for (let i = 0; i < 3; i++) {
+    const got = firstProbe(p, now, now + 100_000)!;
+    p.onProbeDone(got.d.clusterId, 1_000_000, got.now + 600, false);
+    t.equal(got.now - now, 2000, `probe ${i + 1} after the usual 2 s`);
+    now = got.now + 600;
+  }
+  t.same([p.failed, p.successes, p.inconclusive], [0, 0, 3]);
+  t.equal(p.intervalMs, 2000, 'the wait did not double');
+});

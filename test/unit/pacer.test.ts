@@ -153,3 +153,30 @@ t.test('a sink that refuses a packet sent at once is reported', async (t) => {
   const r = rig({ rateBps: 0, refuse: true });
   t.equal(r.pacer.send(r.sink, r.packet(100), 100, -1), false);
 });
+
+t.test('the default drain: one shared timer drains every backlogged pacer; a closed one leaves it', async (t) => {
+  const sent = new Map<string, number>();
+  const sinkOf = (name: string) => ({
+    sendRtpOwned: (): boolean => {
+      sent.set(name, (sent.get(name) ?? 0) + 1);
+      return true;
+    },
+  });
+  const a = new Pacer(undefined);
+  const b = new Pacer(undefined);
+  const c = new Pacer(undefined);
+  for (const p of [a, b, c]) p.rateBps = 960_000; // one 1200-byte packet per 10 ms
+  for (let i = 0; i < 10; i++) {
+    a.send(sinkOf('a'), Buffer.alloc(1200), 1200, -1);
+    b.send(sinkOf('b'), Buffer.alloc(1200), 1200, -1);
+    c.send(sinkOf('c'), Buffer.alloc(1200), 1200, -1);
+  }
+  c.close();
+  const cBefore = sent.get('c') ?? 0;
+  t.ok(a.queued > 5 && b.queued > 5, 'both backlogged');
+  const deadline = Date.now() + 2000;
+  while ((a.queued > 0 || b.queued > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(sent.get('a'), 10, 'a drained');
+  t.equal(sent.get('b'), 10, 'b drained');
+  t.equal(sent.get('c') ?? 0, cBefore, 'the closed pacer sent nothing more');
+});
