@@ -79,6 +79,8 @@ const LOSS_WINDOW_MAX_MS = 4000;
 const SEND_FUTURE_MS = 1000;
 const SEND_MAX_AGE_MS = 30_000;
 const MAX_PACKET_BYTES = 65_535;
+/** The delay verdict counts as current this long after the last acknowledged packet. */
+const SIGNAL_TTL_MS = 1000;
 /** The acknowledged rate is forgotten after this long without a received packet. */
 const ACKED_TTL_MS = 2000;
 /** An RTT from receiver reports is preferred while this fresh. */
@@ -148,8 +150,15 @@ export class BandwidthEstimator {
     return this.mode === 'twcc' ? this.aimd.bps : 0;
   }
 
+  /**
+   * The delay detector's verdict, while it is current: with no packet
+   * acknowledged for `SIGNAL_TTL_MS` nothing is in flight to queue, and an
+   * old overuse must not hold off the probes that could bring a paused link
+   * back (nothing sent, no feedback, the verdict never changes).
+   */
   get delaySignal(): DelaySignal {
-    return this.mode === 'twcc' ? this.delay.signal : 'normal';
+    if (this.mode !== 'twcc' || this.nowMs - this.lastAckMs > SIGNAL_TTL_MS) return 'normal';
+    return this.delay.signal;
   }
 
   /** Probe clusters measured so far (a change means a probe's result came in). */

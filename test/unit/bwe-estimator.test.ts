@@ -310,3 +310,22 @@ t.test('a growing queue is detected as overuse and cuts to 0.85 x acknowledged',
   t.ok(overAt > 0 && overAt <= 400, `overuse detected at ${overAt} ms`);
   t.ok(e.estimateBps < 1_000_000 && e.estimateBps > 750_000, `cut to about 0.85 x 1 Mbps (${e.estimateBps})`);
 });
+
+t.test('an overuse verdict expires once nothing is acknowledged: probes can bring a paused link back', async (t) => {
+  const e = new BandwidthEstimator({ startBps: 1_000_000 });
+  const results: PacketResult[] = [];
+  let send = 0;
+  let arrival = 10_000;
+  // Steady, then every packet 30 % later than the last: a queue building.
+  for (let i = 0; i < 200; i++) {
+    send += 10;
+    arrival += i < 100 ? 10 : 13;
+    results.push({ sendMs: send, size: 1200, arrivalMs: arrival, probeCluster: -1 });
+  }
+  for (let i = 0; i < results.length; i += 20) e.onTransportFeedback(results.slice(i, i + 20), send);
+  t.equal(e.delaySignal, 'overusing', 'the growing delay is seen');
+  e.tick(send + 500);
+  t.equal(e.delaySignal, 'overusing', 'still current 500 ms later');
+  e.tick(send + 1500);
+  t.equal(e.delaySignal, 'normal', 'nothing acknowledged for over a second: no longer evidence of a queue');
+});
