@@ -99,7 +99,6 @@ export class DownlinkController {
   private usedBps = 0;
   /** What the cheapest single step up would cost in all (with its headroom): a probe needs to prove no more. */
   private nextStepBps = 0;
-  private stepBase = 0;
   private probe: ActiveProbe | undefined;
   readonly stats = { feedback: 0, reported: 0, reportedLost: 0, remb: 0, receiverReports: 0, allocations: 0, paused: 0, probes: 0, paddingBytes: 0 };
 
@@ -167,7 +166,6 @@ export class DownlinkController {
     }
     const est = this.estimator.estimateBps;
     const result = allocate(est, input);
-    this.stepBase = result.usedBps;
     // Hysteresis: a step up must also fit with 15 % to spare; a step down is taken at once.
     // Without it a stream at the edge is paused and resumed every 500 ms, a keyframe each time.
     const spare = allocate(est * UPGRADE_HEADROOM, input);
@@ -271,7 +269,7 @@ export class DownlinkController {
       if (o.spatial * 4 + o.temporal > rank && o.bps - current < step) step = o.bps - current;
     }
     if (step === Infinity) return;
-    const total = (this.stepBase + step) / UPGRADE_HEADROOM;
+    const total = (this.usedBps + step) / UPGRADE_HEADROOM;
     if (this.nextStepBps === 0 || total < this.nextStepBps) this.nextStepBps = total;
   }
 

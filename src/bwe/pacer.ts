@@ -112,6 +112,8 @@ export class Pacer {
    */
   send(sink: PacedSink, buf: Buffer, len: number, tccAt: number, flags = 0): boolean {
     if (this.closed) return false;
+    // Unpaced with nothing waiting (no estimate yet, or none at all): straight out, the clock read only to stamp.
+    if (this.rateBps <= 0 && this.head === this.bufs.length) return this.emit(sink, buf, len, tccAt, flags, tccAt >= 0 ? this.now() : 0);
     const now = this.now();
     this.refill(now);
     if ((flags & PacketFlag.Audio) !== 0 || (this.head === this.bufs.length && (this.rateBps <= 0 || this.budget > 0))) {

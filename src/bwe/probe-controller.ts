@@ -152,37 +152,32 @@ export class ProbeController {
     return { clusterId, targetBps: target, durationMs: this.durationMs };
   }
 
-  /** The cluster finished; `estimateAfterBps` tells success. Unknown ids are ignored. */
   /**
-   * `measured` false: no measurement of the cluster came back (too few of
-   * its packets left or were reported: a busy sender, feedback lost). That
-   * says nothing about the path, so it is neither a success nor a failure:
-   * no backoff, the next probe after the usual stable period.
+   * The cluster finished; `estimateAfterBps` tells success. Unknown ids are
+   * ignored. `measured` false: no measurement of the cluster came back (too
+   * few of its packets left or were reported: a busy sender, feedback
+   * lost). That says nothing about the path, so it is neither a success nor
+   * a failure: no backoff, the next probe after the usual stable period.
    */
   onProbeDone(clusterId: number, estimateAfterBps: number, nowMs: number, measured = true): void {
     if (clusterId !== this.pendingId || this.pendingId < 0) return;
-    if (!measured) {
-      this.inconclusive++;
-      this.pendingId = -1;
-      this.afterSuccess = false;
-      if (Number.isFinite(nowMs) && !(nowMs < this.stableSinceMs)) this.stableSinceMs = nowMs;
-      return;
-    }
-    this.finish(estimateAfterBps, nowMs);
+    this.finish(estimateAfterBps, nowMs, measured);
   }
 
-  private finish(estimateAfter: number, now: number): void {
-    if (estimateAfter >= this.pendingEstimate * this.successRatio) {
+  private finish(estimateAfter: number, now: number, measured = true): void {
+    const success = measured && estimateAfter >= this.pendingEstimate * this.successRatio;
+    if (!measured) {
+      this.inconclusive++;
+    } else if (success) {
       this.failures = 0;
       this.successes++;
-      this.afterSuccess = true;
     } else {
       this.failures++;
       this.failed++;
-      this.afterSuccess = false;
     }
+    this.afterSuccess = success;
     this.pendingId = -1;
     if (Number.isFinite(now) && !(now < this.stableSinceMs)) this.stableSinceMs = now;
-    if (estimateAfter > 0 && Number.isFinite(estimateAfter)) this.lastEstimate = estimateAfter;
+    if (measured && estimateAfter > 0 && Number.isFinite(estimateAfter)) this.lastEstimate = estimateAfter;
   }
 }

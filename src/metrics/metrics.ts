@@ -29,7 +29,6 @@ import { registerSignalMetrics, registerWebhookMetrics, type RpcTransport } from
 import type { LinkQualitySink } from './link-quality.js';
 import { scraped, type Labels, type ScrapedMetric } from './define.js';
 import { registerShardMetrics, type ShardStatus } from './shards.js';
-import type { DownlinkSnapshot } from '../bwe/downlink.js';
 
 export interface MetricsOptions {
   /** Value of the `shard` label on event-loop metrics (default `main`). */
@@ -342,10 +341,24 @@ export class SfuMetrics {
         return [...n].map(([layer, v]): [Labels, number] => [{ layer }, v]);
       },
     });
-    const downlinks = (): DownlinkSnapshot[] => {
-      const out: DownlinkSnapshot[] = [];
-      for (const room of this.src.rooms.list) for (const m of room.memberList) if (m.downlinkStats) out.push(m.downlinkStats());
-      return out;
+    /** Every subscriber downlink summed in one walk; estimate, allocation and states over those with an estimate. */
+    const downlinks = () => {
+      const t = { estimateBps: 0, allocatedBps: 0, estimated: 0, limited: 0, paced: this.retired.pacer.paced, dropped: this.retired.pacer.dropped, queued: 0 };
+      for (const room of this.src.rooms.list) {
+        for (const m of room.memberList) {
+          const d = m.downlinkStats?.();
+          if (!d) continue;
+          t.paced += d.paced;
+          t.dropped += d.pacerDropped;
+          t.queued += d.queued;
+          if (d.estimateBps <= 0) continue;
+          t.estimateBps += d.estimateBps;
+          t.allocatedBps += d.allocatedBps;
+          t.estimated++;
+          if (d.limited) t.limited++;
+        }
+      }
+      return t;
     };
     def({
       type: 'gauge',
@@ -353,16 +366,10 @@ export class SfuMetrics {
       help: 'Subscriber downlinks, summed over subscribers with an estimate: what = estimate (from their transport-wide feedback, REMB or receiver reports) or allocated (what the layers chosen for them cost); divide by sfud_downlink_subscribers{state="estimated"} for the mean',
       labelNames: ['what'],
       read: () => {
-        let est = 0;
-        let alloc = 0;
-        for (const d of downlinks()) {
-          if (d.estimateBps <= 0) continue;
-          est += d.estimateBps;
-          alloc += d.allocatedBps;
-        }
+        const t = downlinks();
         return [
-          [{ what: 'estimate' }, Math.round(est)],
-          [{ what: 'allocated' }, Math.round(alloc)],
+          [{ what: 'estimate' }, Math.round(t.estimateBps)],
+          [{ what: 'allocated' }, Math.round(t.allocatedBps)],
         ];
       },
     });
@@ -372,37 +379,27 @@ export class SfuMetrics {
       help: 'Subscribers by downlink state: estimated (an estimate exists), limited (the estimate is below what their tracks want: layers lowered or video paused)',
       labelNames: ['state'],
       read: () => {
-        let estimated = 0;
-        let limited = 0;
-        for (const d of downlinks()) {
-          if (d.estimateBps <= 0) continue;
-          estimated++;
-          if (d.limited) limited++;
-        }
+        const t = downlinks();
         return [
-          [{ state: 'estimated' }, estimated],
-          [{ state: 'limited' }, limited],
+          [{ state: 'estimated' }, t.estimated],
+          [{ state: 'limited' }, t.limited],
         ];
       },
     });
     def({
       type: 'counter',
       name: 'sfud_pacer_packets_total',
-      help: 'Subscriber egress pacing (2.5 x the estimate): paced (held back to spread a burst), dropped (the queue was full)',
+      help: 'Subscriber egress pacing (2.5 x the estimate, 1.5 x while it limits the subscriber): paced (held back to spread a burst), dropped (the queue was full)',
       labelNames: ['what'],
       read: () => {
-        const t = { ...this.retired.pacer };
-        for (const d of downlinks()) {
-          t.paced += d.paced;
-          t.dropped += d.pacerDropped;
-        }
+        const t = downlinks();
         return [
           [{ what: 'paced' }, t.paced],
           [{ what: 'dropped' }, t.dropped],
         ];
       },
     });
-    def({ type: 'gauge', name: 'sfud_pacer_queued_packets', help: 'Packets waiting in subscriber pacers now', read: () => downlinks().reduce((n, d) => n + d.queued, 0) });
+    def({ type: 'gauge', name: 'sfud_pacer_queued_packets', help: 'Packets waiting in subscriber pacers now', read: () => downlinks().queued });
 
     // ---- RTCP feedback ----
     def({

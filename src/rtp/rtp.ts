@@ -219,13 +219,6 @@ export class RtpView {
   }
 
   /**
-   * Rewrites every extension element's id through `map` (index: the
-   * publisher's id, value: the subscriber's id), in place. A mapped value of
-   * 0 removes the element by overwriting it with padding bytes, which RFC
-   * 8285 allows between elements, so no byte moves. Returns false if the
-   * block is malformed (the packet is then left partly rewritten; drop it).
-   */
-  /**
    * Adds an extension element with id `id` and a zeroed value of
    * `valueLength` bytes to this packet, in place: appended to its one- or
    * two-byte extension block, or in a new one-byte block when it has none
@@ -270,6 +263,13 @@ export class RtpView {
     return this.reset(buf, o, this.length + add) ? value : -1;
   }
 
+  /**
+   * Rewrites every extension element's id through `map` (index: the
+   * publisher's id, value: the subscriber's id), in place. A mapped value of
+   * 0 removes the element by overwriting it with padding bytes, which RFC
+   * 8285 allows between elements, so no byte moves. Returns false if the
+   * block is malformed (the packet is then left partly rewritten; drop it).
+   */
   remapExtensionIds(map: Uint8Array): boolean {
     if (this.extLength === 0) return true;
     const buf = this.buf;
