@@ -390,16 +390,19 @@ export class VideoLayerSelector {
 
   private observe(p: LayerPacket, layer: number, nowMs: number): void {
     if (nowMs - (this.lastSeen[layer] ?? -Infinity) > this.layerTimeoutMs && (this.windowStart[layer] ?? -1) >= 0) {
-      // The layer was gone (the publisher paused it) and is back: its old window would spread a
-      // second of bytes over the whole absence and price the layer far below what it costs, which
-      // an allocation would then buy. Unknown until a fresh window closes.
+      // The layer was gone (the publisher paused it) and is back. Its open window would spread a
+      // second of bytes over the whole absence and price the layer far below what it costs (an
+      // allocation bought a top layer at 495 kbps that way), so it is dropped. And an encoder
+      // resumes a layer below its rate and ramps up, so the first fresh window alone is no price
+      // either (a step up bought at 139 kbps a layer that cost 400 overflowed a 500 kbps link).
+      // The layer keeps its last price, which also floors the first fresh window's.
       this.windowStart[layer] = -1;
-      this.bitrate[layer] = this.lastRaw[layer] = 0;
-      this.maxT[layer] = -1;
+      this.lastRaw[layer] = this.bitrate[layer] ?? 0;
       this.windowMaxT[layer] = -1;
       for (let t = 0; t < TEMPORAL_LAYERS; t++) {
         const k = layer * TEMPORAL_LAYERS + t;
-        this.windowBytesT[k] = this.bitrateT[k] = this.lastRawT[k] = 0;
+        this.windowBytesT[k] = 0;
+        this.lastRawT[k] = this.bitrateT[k] ?? 0;
       }
     }
     this.lastSeen[layer] = nowMs;

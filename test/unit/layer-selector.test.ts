@@ -228,18 +228,22 @@ t.test('availableLayers and per-layer counters', async (t) => {
   t.same([0, 1, 2].map(layerName), ['low', 'medium', 'high']);
 });
 
-t.test('a layer that comes back after a pause is priced afresh, not at its bytes spread over the absence', async (t) => {
+t.test('a layer back from a pause keeps its last price until fresh windows show its cost, never its bytes spread over the absence', async (t) => {
   const s = new VideoLayerSelector();
   // 1000 B per frame at 30 fps: 240 kbps.
   for (let i = 0; i <= 31; i++) s.select(pkt(2, { size: 1000 }), i * FRAME_MS);
   t.ok(Math.abs(s.layerStats(2)!.bitrate - 240_000) < 10_000, `measured ~240 kbps (${s.layerStats(2)!.bitrate})`);
-  // Paused for 3 s, then back: the first packet must not close a 4-second window at ~70 kbps.
+  const before = s.layerStats(2)!.bitrate;
+  // Paused for 3 s, then back at half the rate (an encoder ramps a resumed layer up): the first
+  // packet must not close a 4-second window at ~70 kbps.
   const back = 31 * FRAME_MS + 3000;
-  s.select(pkt(2, { size: 1000 }), back);
-  t.equal(s.layerStats(2)!.bitrate, 0, 'unknown right after the pause');
-  t.same(s.layerStats(2)!.temporalBitrates, []);
-  for (let i = 1; i <= 31; i++) s.select(pkt(2, { size: 1000 }), back + i * FRAME_MS);
-  t.ok(Math.abs(s.layerStats(2)!.bitrate - 240_000) < 10_000, `a second later: ~240 kbps again (${s.layerStats(2)!.bitrate})`);
+  s.select(pkt(2, { size: 500 }), back);
+  t.equal(s.layerStats(2)!.bitrate, before, 'right after the pause: its last price');
+  t.equal(s.layerStats(2)!.temporalBitrates.length, 1, 'and its last temporal prices');
+  for (let i = 1; i <= 31; i++) s.select(pkt(2, { size: 500 }), back + i * FRAME_MS);
+  t.equal(s.layerStats(2)!.bitrate, before, 'the first fresh window (~120 kbps) is floored by the last price');
+  for (let i = 32; i <= 62; i++) s.select(pkt(2, { size: 500 }), back + i * FRAME_MS);
+  t.ok(Math.abs(s.layerStats(2)!.bitrate - 120_000) < 10_000, `two fresh windows later: ~120 kbps (${s.layerStats(2)!.bitrate})`);
 });
 
 t.test('per temporal layer bitrates, cumulative, feed the allocation options', async (t) => {
