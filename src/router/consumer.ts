@@ -941,6 +941,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       switches: sel.switches,
       /** Packets that arrived while a switch waited for its keyframe and the old layer kept flowing. */
       freezesAvoided: sel.keyframeWaits,
+      /** What each arriving spatial layer costs to forward (bits/s), as the allocation prices it. */
+      bitrates: Object.fromEntries(this.availableLayers().map((l) => [l, Math.round(this.layerBitrate(l))])),
     };
   }
 

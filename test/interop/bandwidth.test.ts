@@ -33,12 +33,12 @@ t.test('the viewer settles on a layer its link carries, and climbs back when the
     relay.close();
   });
   const member = () => sfu.rooms.get(sid)!.getMember('viewer') as unknown as {
-    getStats(): { consumers: { layers?: { current: number; target: number; allocated: { spatial: number; temporal: number } }; congestionStops?: number; resyncs?: number }[]; downlink: { estimateBps: number } };
+    getStats(): { consumers: { layers?: { current: number; target: number; allocated: { spatial: number; temporal: number }; bitrates: Record<string, number> }; congestionStops?: number; resyncs?: number }[]; downlink: { estimateBps: number } };
   };
   const state = () => {
     const s = member().getStats();
     const c = s.consumers.find((x) => x.layers)!;
-    return { layer: c.layers!.current, target: c.layers!.target, allocated: c.layers!.allocated.spatial, allocatedTemporal: c.layers!.allocated.temporal, estimate: s.downlink.estimateBps };
+    return { layer: c.layers!.current, target: c.layers!.target, allocated: c.layers!.allocated.spatial, allocatedTemporal: c.layers!.allocated.temporal, estimate: Math.round(s.downlink.estimateBps), bitrates: c.layers!.bitrates };
   };
 
   const timeline: string[] = [];
