@@ -401,12 +401,16 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   /**
    * The bandwidth allocator's cap (-1 spatial: no video fits; the consumer
-   * sends nothing). Unlike a preference, a cap below the layer being sent
-   * stops it at once: the link cannot carry it, and every frame more of it
-   * until the lower layer's keyframe is loss (and a lower estimate) on the
-   * subscriber's link. The picture holds until that keyframe.
+   * sends nothing). Like a preference, a cap below the layer being sent
+   * moves down at the lower layer's keyframe, the current layer flowing
+   * until then (no freeze): the cap may come from an estimate still
+   * climbing from its start, not from a full link. With `congested` (the
+   * link is measured full: the delay overuses, loss is reported, the
+   * estimate fell) it stops at once instead: every frame more of it until
+   * the lower layer's keyframe is loss (and a lower estimate) on the
+   * subscriber's link, so the picture holds until that keyframe.
    */
-  setAllocatedLayers(spatial: number, temporal: number): void {
+  setAllocatedLayers(spatial: number, temporal: number, congested = false): void {
     if (spatial === this.allocated.spatial && temporal === this.allocated.temporal) return;
     this.allocated = { spatial: Math.min(MAX_LAYER, spatial), temporal: clampLayer(temporal) };
     // The link cannot carry more: no fallback above it either (layer selector rule 5).
@@ -414,7 +418,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const sel = this.selector;
     const current = sel?.currentSpatialLayer ?? -1;
     this.applyTarget();
-    if (sel && spatial >= 0 && current > spatial && !this.suspended) {
+    if (congested && sel && spatial >= 0 && current > spatial && !this.suspended) {
       this.stats.congestionStops++;
       this.resendFloor = this.lastOutExtSeq + 1;
       this.restart();

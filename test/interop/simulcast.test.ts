@@ -18,6 +18,12 @@ const SWITCH_SECONDS = 30;
 
 const WIDTH_OF: Record<Layer, number> = { low: WIDTH / 4, medium: WIDTH / 2, high: WIDTH };
 
+/** What the timeline reads from a viewer's peer stats. */
+interface PeerStats {
+  downlink: { estimateBps: number; allocatedBps: number; limited: boolean; estimator: Record<string, unknown>; pacer: { queueMs: number } };
+  consumers: { layers?: { current: number; allocated: { spatial: number } }; congestionStops?: number }[];
+}
+
 t.test('rid simulcast: each viewer decodes the layer it asked for; switching never freezes', async (t) => {
   t.setTimeout(110_000);
   const sfu = await Sfu.create({ config: { listen: { host: '127.0.0.1', port: 0 }, udpPort: 0 }, acceptRemote: isLoopback });
@@ -34,6 +40,22 @@ t.test('rid simulcast: each viewer decodes the layer it asked for; switching nev
     publisher.close();
   });
   const [high, medium, low, switcher] = viewers as [Viewer, Viewer, Viewer, Viewer];
+  // Each viewer's downlink, every 250 ms: printed when the test fails (or with BWE_TIMELINE=1).
+  const timeline: string[] = [];
+  const t0 = Date.now();
+  const sampler = setInterval(() => {
+    for (const uid of ['high', 'medium', 'low', 'switcher']) {
+      const st = (sfu.rooms.get(sid)?.getMember(uid) as unknown as { getStats(): PeerStats } | undefined)?.getStats();
+      if (!st) continue;
+      const d = st.downlink;
+      const c = st.consumers.find((x) => x.layers);
+      timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)} ${uid} est=${d.estimateBps} dly=${d.estimator.delayBasedBps} loss=${d.estimator.lossCapBps} ack=${d.estimator.ackedBps} sig=${d.estimator.delaySignal} rtt=${d.estimator.rttMs} alloc=${d.allocatedBps} lim=${d.limited} q=${d.pacer.queueMs} layer=${c?.layers?.current}/${c?.layers?.allocated.spatial} stops=${c?.congestionStops}`);
+    }
+  }, 250);
+  t.teardown(() => {
+    clearInterval(sampler);
+    if (!t.passing() || process.env.BWE_TIMELINE) console.error(timeline.join('\n'));
+  });
 
   const producer = () => sfu.rooms.get(sid)?.getMember('pub')?.producers[0];
   await waitFor('all three encodings arriving at sfud', () => (producer()?.encodings ?? []).every((e) => e.packets > 0), 30_000);

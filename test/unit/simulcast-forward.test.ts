@@ -292,12 +292,32 @@ t.test('NACKs are answered with the header first sent, across a switch', async (
   t.notOk(consumer.retransmit((outs.at(-1)!.seq + 10) & 0xffff), 'never sent: miss');
 });
 
+t.test('an allocation below the current layer without congestion moves down at the keyframe, the current layer flowing until then', async (t) => {
+  const { consumer, sink, frame } = setup();
+  frame([2]);
+  frame();
+  sink.take();
+  // An estimate still climbing from its start buys only layer 0: not a full link, so no freeze.
+  consumer.setAllocatedLayers(0, 2);
+  frame();
+  frame();
+  const waiting = sink.take();
+  t.equal(waiting.length, 4, 'layer 2 keeps flowing (two frames of two packets) while layer 0\'s keyframe is due');
+  frame([0]);
+  frame();
+  const after = sink.take();
+  t.ok(after[0]!.key && after[0]!.width === 320, 'layer 0 from its keyframe on');
+  t.equal(after.length, 4, 'and only layer 0');
+  assertContinuous(t, [waiting.at(-1)!, ...after], 'across the switch');
+  t.equal((consumer.getStats() as { congestionStops: number }).congestionStops, 0, 'no congestion stop');
+});
+
 t.test('a layer stopped for congestion is not resent: only what follows the stop is', async (t) => {
   const { consumer, sink, frame, clock } = setup();
   frame([2]);
   frame();
   const before = sink.take();
-  consumer.setAllocatedLayers(0, 2); // the link no longer carries layer 2: it stops at once
+  consumer.setAllocatedLayers(0, 2, true); // the link is congested and cannot carry layer 2: it stops at once
   frame([0]);
   frame();
   const after = sink.take();
