@@ -1,7 +1,8 @@
 /**
  * DownlinkController: one subscriber transport's bandwidth, end to end.
  * Estimates the downlink from the subscriber's transport-wide feedback
- * (falling back to REMB, then to receiver-report loss), spends the estimate
+ * (falling back to REMB, then to receiver-report loss, when it negotiated
+ * none or sends none), spends the estimate
  * across the subscriber's consumers (`allocate`: audio first, then screen
  * share, the active speaker, the rest; each capped by its preference; video
  * that does not fit is paused), probes upward with padding when the
@@ -89,8 +90,6 @@ export class DownlinkController {
   /** The last probe got (nearly) all of its target through: the next may aim for everything wanted. */
   private lastProbeFull = false;
   private readonly results: PacketResult[] = [];
-  /** Some source of an estimate arrived (TWCC, REMB or RR); before that nothing is limited. */
-  private haveEstimate = false;
   private lastAllocMs = -Infinity;
   private lastAllocEstimate = 0;
   /** What each consumer was given last (id -> spatial*4 + temporal; -1 paused), for upgrade hysteresis. */
@@ -111,20 +110,25 @@ export class DownlinkController {
     if (this.results.length === 0) return;
     this.stats.reported += this.results.length;
     for (const r of this.results) if (r.arrivalMs < 0) this.stats.reportedLost++;
-    this.haveEstimate = true;
     this.estimator.onTransportFeedback(this.results, nowMs);
   }
 
   onRemb(bps: number, nowMs: number): void {
     this.stats.remb++;
-    this.haveEstimate = true;
     this.estimator.onRemb(bps, nowMs);
   }
 
   onReceiverReport(fractionLost: number, rttMs: number | undefined, nowMs: number): void {
     this.stats.receiverReports++;
-    this.haveEstimate = true;
     this.estimator.onReceiverReport(fractionLost, rttMs, nowMs);
+  }
+
+  /**
+   * Some source of an estimate counts (TWCC; or REMB or RR loss, which wait
+   * while transport-wide feedback is due); before that nothing is limited.
+   */
+  private get haveEstimate(): boolean {
+    return this.estimator.mode !== 'start';
   }
 
   get estimateBps(): number {
@@ -134,15 +138,18 @@ export class DownlinkController {
   tick(nowMs: number, tracks: readonly DownlinkTrack[]): void {
     const dt = this.lastTickMs < 0 ? 0 : nowMs - this.lastTickMs;
     this.lastTickMs = nowMs;
+    // Packets with a transport-wide number went out (the subscriber negotiated it): feedback is due.
+    if (this.history.packetsStamped > 0) this.estimator.expectTransportFeedback(nowMs);
     this.estimator.tick(nowMs);
     if (!this.haveEstimate) return;
     // On the allocation cadence, and at once when the estimate falls: every
     // 500 ms at the old layers is another burst of loss on a link that shrank.
     const est = this.estimator.estimateBps;
-    if (nowMs - this.lastAllocMs >= ALLOCATE_INTERVAL_MS || est < this.lastAllocEstimate * 0.85) {
+    const fell = est < this.lastAllocEstimate * 0.85;
+    if (nowMs - this.lastAllocMs >= ALLOCATE_INTERVAL_MS || fell) {
       this.lastAllocMs = nowMs;
       this.lastAllocEstimate = est;
-      this.reallocate(tracks);
+      this.reallocate(tracks, fell || this.estimator.congested);
     }
     this.runProbe(nowMs, dt, tracks);
     const probe = this.probe;
@@ -155,7 +162,12 @@ export class DownlinkController {
     this.pacer.close();
   }
 
-  private reallocate(tracks: readonly DownlinkTrack[]): void {
+  /**
+   * `congested`: the link is measured full, so a layer above its new
+   * allocation stops at once; otherwise it flows until the lower layer's
+   * keyframe (see Consumer.setAllocatedLayers).
+   */
+  private reallocate(tracks: readonly DownlinkTrack[], congested: boolean): void {
     const input: AllocationTrack[] = [];
     for (const t of tracks) {
       const c = t.consumer;
@@ -206,7 +218,7 @@ export class DownlinkController {
     this.nextStepBps = 0;
     for (const { consumer, track, rank } of applied) {
       this.noteNextStep(track, rank);
-      consumer.setAllocatedLayers(rank < 0 ? -1 : rank >> 2, rank < 0 ? 0 : rank & 3);
+      consumer.setAllocatedLayers(rank < 0 ? -1 : rank >> 2, rank < 0 ? 0 : rank & 3, congested);
     }
     for (const id of this.applied.keys()) if (!tracks.some((t) => t.consumer.id === id)) this.applied.delete(id);
     this.stats.paused = paused;
@@ -222,6 +234,8 @@ export class DownlinkController {
       this.probe = p = undefined;
     }
     if (!p) {
+      // Only transport-wide feedback measures a probe: with REMB or receiver reports it is noise.
+      if (this.estimator.mode !== 'twcc') return;
       // A probe proves the next step up (with a margin: it delivers somewhat less than its
       // target, media coming in frames and padding per tick), not everything wanted: one step
       // is what an upgrade needs, and a probe at twice the estimate into a link that is full

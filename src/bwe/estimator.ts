@@ -16,7 +16,11 @@
  * - loss: receiver reports only; the loss controller alone moves the rate.
  * The estimate is min(base, loss cap), clamped to [minBps, maxBps]. Once
  * TWCC has been seen, REMB and RR loss are ignored until TWCC has been
- * silent for `fallbackMs` (10 s).
+ * silent for `fallbackMs` (10 s); and once TWCC is expected
+ * (`expectTransportFeedback`: the subscriber negotiated it and packets
+ * carrying it went out), until `fallbackMs` has passed without any: a
+ * subscriber that negotiates transport-cc but never sends feedback still
+ * gets an estimate, from its REMB or its receiver reports.
  *
  * Feedback is untrusted: results with non-finite or absurd times or sizes
  * are counted (`invalid`) and skipped; results older than the newest
@@ -79,6 +83,8 @@ const LOSS_WINDOW_MAX_MS = 4000;
 const SEND_FUTURE_MS = 1000;
 const SEND_MAX_AGE_MS = 30_000;
 const MAX_PACKET_BYTES = 65_535;
+/** A loss report at least this high says the link is full (the loss controller's hold threshold). */
+const CONGESTED_LOSS = 0.02;
 /** The delay verdict counts as current this long after the last acknowledged packet. */
 const SIGNAL_TTL_MS = 1000;
 /** The acknowledged rate is forgotten after this long without a received packet. */
@@ -98,12 +104,14 @@ export class BandwidthEstimator {
   private readonly acked = new AckedRate();
   private readonly clusters: ProbeClusters;
 
-  private mode: EstimatorMode = 'start';
+  private _mode: EstimatorMode = 'start';
   private estimate: number;
   private nowMs = NaN;
   private rembBps = 0;
   private lastRembMs = -Infinity;
   private lastTwccMs = -Infinity;
+  /** When transport-wide feedback became due (-Infinity: not expected). */
+  private twccExpectedMs = -Infinity;
   private lastAckMs = -Infinity;
   private rttMs = DEFAULT_RTT_MS;
   private lastRrRttMs = -Infinity;
@@ -147,7 +155,7 @@ export class BandwidthEstimator {
   }
 
   get delayBasedBps(): number {
-    return this.mode === 'twcc' ? this.aimd.bps : 0;
+    return this._mode === 'twcc' ? this.aimd.bps : 0;
   }
 
   /**
@@ -157,8 +165,31 @@ export class BandwidthEstimator {
    * back (nothing sent, no feedback, the verdict never changes).
    */
   get delaySignal(): DelaySignal {
-    if (this.mode !== 'twcc' || this.nowMs - this.lastAckMs > SIGNAL_TTL_MS) return 'normal';
+    if (this._mode !== 'twcc' || this.nowMs - this.lastAckMs > SIGNAL_TTL_MS) return 'normal';
     return this.delay.signal;
+  }
+
+  /** Which source drives the estimate now. */
+  get mode(): EstimatorMode {
+    return this._mode;
+  }
+
+  /**
+   * Transport-wide feedback is due from now on (the first packet carrying a
+   * transport-wide sequence number went out): REMB and RR loss wait
+   * `fallbackMs` for it before they count. Later calls change nothing.
+   */
+  expectTransportFeedback(nowMs: number): void {
+    if (this.twccExpectedMs === -Infinity) this.twccExpectedMs = this.time(nowMs);
+  }
+
+  /**
+   * The link shows it is full: the delay-based detector overuses, or the
+   * last loss report (a TWCC window, a receiver report) lost 2 % or more.
+   * An estimate merely still climbing from its start is not congestion.
+   */
+  get congested(): boolean {
+    return this.delaySignal === 'overusing' || this.loss.lastLoss >= CONGESTED_LOSS;
   }
 
   /** Probe clusters measured so far (a change means a probe's result came in). */
@@ -174,7 +205,7 @@ export class BandwidthEstimator {
   onTransportFeedback(results: readonly PacketResult[], nowMs: number): void {
     const now = this.time(nowMs);
     this.feedbacks++;
-    if (this.mode !== 'twcc') this.enter('twcc', now);
+    if (this._mode !== 'twcc') this.enter('twcc', now);
     this.lastTwccMs = now;
     this.clusters.begin();
     let received = 0;
@@ -252,7 +283,7 @@ export class BandwidthEstimator {
     this.rembBps = this.clamp(bps);
     this.lastRembMs = now;
     if (this.twccActive(now)) return;
-    if (this.mode !== 'remb') this.enter('remb', now);
+    if (this._mode !== 'remb') this.enter('remb', now);
     this.recompute();
   }
 
@@ -271,7 +302,7 @@ export class BandwidthEstimator {
     }
     const rembFresh = now - this.lastRembMs <= this.fallbackMs && this.rembBps > 0;
     const want: EstimatorMode = rembFresh ? 'remb' : 'loss';
-    if (this.mode !== want) this.enter(want, now);
+    if (this._mode !== want) this.enter(want, now);
     this.loss.onLoss(fractionLost / 256, this.estimate, this.base(), this.rttMs, now);
     this.recompute();
   }
@@ -291,7 +322,7 @@ export class BandwidthEstimator {
 
   stats(): Record<string, number | string> {
     return {
-      mode: this.mode,
+      mode: this._mode,
       estimateBps: Math.round(this.estimate),
       delayBasedBps: Math.round(this.aimd.bps),
       lossCapBps: this.loss.capBps === Infinity ? -1 : Math.round(this.loss.capBps),
@@ -326,12 +357,14 @@ export class BandwidthEstimator {
   }
 
   private twccActive(now: number): boolean {
-    return this.mode === 'twcc' && now - this.lastTwccMs <= this.fallbackMs;
+    if (this._mode === 'twcc') return now - this.lastTwccMs <= this.fallbackMs;
+    // Expected but not seen yet: its first feedback is still due.
+    return this._mode === 'start' && now - this.twccExpectedMs <= this.fallbackMs;
   }
 
   /** Switches mode, carrying the current estimate over as the new starting point. */
   private enter(mode: EstimatorMode, now: number): void {
-    this.mode = mode;
+    this._mode = mode;
     switch (mode) {
       case 'twcc':
         this.aimd.set(this.estimate);
@@ -353,7 +386,7 @@ export class BandwidthEstimator {
   }
 
   private base(): number {
-    switch (this.mode) {
+    switch (this._mode) {
       case 'twcc':
         return this.aimd.bps;
       case 'remb':
@@ -379,7 +412,7 @@ export class BandwidthEstimator {
   }
 
   private closeLossWindow(now: number): void {
-    if (this.mode !== 'twcc') return;
+    if (this._mode !== 'twcc') return;
     if (this.windowExpected === 0) {
       this.windowStartMs = now;
       return;

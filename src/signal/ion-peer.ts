@@ -169,7 +169,6 @@ export class IonPeer implements SignalSession, RoomMember {
   private lastTwccMs = 0;
   /** The subscriber link: estimate, allocation, probing (transport-cc stamps come from its history). */
   private readonly downlink = new DownlinkController();
-  private subTwccExtId = 0;
   private readonly downlinkTracks: DownlinkTrack[] = [];
   /** This subscriber's own last-N (overrides the room's; undefined: the room's) and pinned streams. */
   private lastNOverride: number | undefined;
@@ -723,7 +722,6 @@ export class IonPeer implements SignalSession, RoomMember {
       // A publisher without transport-cc leaves no slot: the consumer adds one (ConsumerOptions.transportCc).
       if (pubTwcc > 0) extensionIds.set(pubTwcc, subTwcc);
       transportCc = { history: this.downlink.history, extId: subTwcc, insert: pubTwcc === 0 };
-      this.subTwccExtId = subTwcc;
     }
     const consumer = new Consumer({ producer: s.producer, sink: sub, ssrc: s.ssrc, payloadTypes, extensionIds, transportCc, rtx, pacer: this.downlink.pacer });
     const track: DownlinkTrack = { consumer, priority: s.producer.kind === 'audio' ? Priority.Audio : Priority.Video };
@@ -780,8 +778,8 @@ export class IonPeer implements SignalSession, RoomMember {
         continue;
       }
       if (cur.type !== RtcpType.PSFB) continue;
-      if (cur.fmt === PsfbFmt.AFB && this.subTwccExtId === 0) {
-        // REMB only matters when the subscriber gives no transport-wide feedback.
+      if (cur.fmt === PsfbFmt.AFB) {
+        // REMB counts only while the subscriber gives no transport-wide feedback (the estimator decides).
         const remb = decodeRtcpAt(cur);
         if (remb?.type === 'remb') this.downlink.onRemb(remb.bitrate, now);
         continue;
@@ -814,7 +812,8 @@ export class IonPeer implements SignalSession, RoomMember {
       worst = Math.max(worst, b.fractionLost);
       if (b.lsr !== 0) rtt = rttMs(msToCompactNtp(Date.now() + NTP_UNIX_OFFSET_MS), b.lsr, b.dlsr);
     }
-    if (worst >= 0 && this.subTwccExtId === 0) this.downlink.onReceiverReport(worst, rtt, now);
+    // Always: the RTT counts in every mode, the loss only while no transport-wide feedback comes.
+    if (worst >= 0) this.downlink.onReceiverReport(worst, rtt, now);
   }
 
   /** Generic NACK (RFC 4585 6.2.1): PID + BLP pairs after the 12-byte header; served from the store. */

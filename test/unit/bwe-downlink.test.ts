@@ -8,6 +8,8 @@ import type { Consumer } from '../../src/router/consumer.js';
 /** A video consumer whose three layers cost `costs` bps; records what it was given. */
 function fakeVideo(id: string, costs: number[]) {
   const given: [number, number][] = [];
+  /** Whether each allocation came with a congested link (a layer above it stops at once). */
+  const congested: boolean[] = [];
   const c = {
     id,
     kind: 'video' as const,
@@ -19,13 +21,14 @@ function fakeVideo(id: string, costs: number[]) {
     availableLayers: () => costs.map((_, i) => i),
     layerBitrate: (l: number) => costs[l] ?? 0,
     temporalBitrates: (l: number) => [costs[l] ?? 0],
-    setAllocatedLayers: (s: number, tl: number) => {
+    setAllocatedLayers: (s: number, tl: number, stop = false) => {
       given.push([s, tl]);
+      congested.push(stop);
       c.currentLayer = s;
     },
     sendPadding: () => 0,
   };
-  return { consumer: c as unknown as Consumer, given };
+  return { consumer: c as unknown as Consumer, given, congested };
 }
 
 t.test('no estimate: nothing paced; with one: 2.5 x the estimate, 1 x while limited', async (t) => {
@@ -72,5 +75,46 @@ t.test('a step up held back by the 15 % headroom still counts as wanted, so a pr
   // What is spent is layer 1, as applied: a probe pads from it to its target, so counting the
   // top layer the allocation would give (but the hysteresis held back) made probes too weak.
   t.equal(d.snapshot().allocatedBps, 400_000, 'allocated: the applied layer, not the held-back one');
+  d.close();
+});
+
+t.test('a subscriber that negotiated transport-cc but sends no feedback gets an estimate from its receiver reports after 10 s', async (t) => {
+  const d = new DownlinkController();
+  const v = fakeVideo('v', [150_000, 400_000, 1_200_000]);
+  const tracks: DownlinkTrack[] = [{ consumer: v.consumer, priority: Priority.Video }];
+  // A packet with a transport-wide number went out: feedback is due.
+  d.history.stamp(Buffer.alloc(2), 0, 1200, 0);
+  d.tick(0, tracks);
+  d.onReceiverReport(0, 20, 1000);
+  d.tick(1020, tracks);
+  t.equal(d.estimateBps, 0, 'an RR while the first feedback is due gives no estimate');
+  t.equal(v.given.length, 0, 'and limits nothing');
+  d.onReceiverReport(Math.round(0.3 * 256), 20, 10_500);
+  d.tick(10_520, tracks);
+  t.ok(d.estimateBps > 0 && d.estimateBps < 1_000_000, `no feedback for 10 s: the RR loss gives an estimate (${d.estimateBps})`);
+  t.same(v.given.at(-1), [1, 2], 'which the allocation spends');
+  t.equal((d.toJSON() as { probes: number }).probes, 0, 'no probes: nothing would measure them');
+  d.close();
+});
+
+t.test('a move down is a congestion stop only on a link measured full, not on an estimate still climbing from its start', async (t) => {
+  const d = new DownlinkController();
+  const v = fakeVideo('v', [150_000, 400_000, 1_200_000]);
+  const tracks: DownlinkTrack[] = [{ consumer: v.consumer, priority: Priority.Video }];
+  // Transport-wide feedback at a steady 1.1 Mbps: the start estimate (1 Mbps) buys layer 1, with no sign of a full link.
+  const feedback = (nowMs: number, spacingMs: number) => {
+    const results = [];
+    for (let i = 0; i < 10; i++) results.push({ sendMs: nowMs - 100 + i * 10, size: 1200, arrivalMs: 50_000 + nowMs - 100 + i * spacingMs, probeCluster: -1 });
+    d.estimator.onTransportFeedback(results, nowMs);
+  };
+  for (let now = 100; now <= 1000; now += 100) feedback(now, 10);
+  d.tick(1000, tracks);
+  t.same(v.given.at(-1), [1, 2], 'layer 1 fits the start estimate');
+  t.equal(v.congested.at(-1), false, 'moved down without a stop: the current layer flows until the keyframe');
+  // Then the link fills: arrivals spread out more and more (a growing queue): overuse, the estimate falls.
+  for (let now = 1100, k = 0; now <= 3000; now += 100, k++) feedback(now, 10 + k * 2);
+  t.equal(d.estimator.congested, true, 'the delay overuses');
+  d.tick(3000, tracks);
+  t.equal(v.congested.at(-1), true, 'a move down now stops the current layer at once');
   d.close();
 });

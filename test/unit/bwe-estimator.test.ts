@@ -134,6 +134,33 @@ t.test('(5) RR-only fallback: loss-based only', async (t) => {
   t.equal(e.ackedBps, 0, 'no acknowledged rate without TWCC');
 });
 
+t.test('negotiated transport-cc: REMB and RR loss wait 10 s for the first feedback, then count', async (t) => {
+  // Feedback comes: it leads from the start, nothing in between moved the estimate.
+  const a = new BandwidthEstimator({ startBps: 1_000_000 });
+  a.expectTransportFeedback(0);
+  a.onReceiverReport(200, 30, 50);
+  a.onRemb(100_000, 60);
+  t.equal(a.stats().mode, 'start', 'an early RR or REMB does not take over while the first feedback is due');
+  t.equal(a.stats().rttMs, 30, 'the RR RTT still counts');
+  a.onTransportFeedback([{ sendMs: 0, size: 1200, arrivalMs: 500, probeCluster: -1 }, { sendMs: 10, size: 1200, arrivalMs: 510, probeCluster: -1 }], 100);
+  t.equal(a.stats().mode, 'twcc');
+  // Feedback never comes (a client that negotiates transport-cc and sends none): after 10 s the
+  // receiver reports lead, so the subscriber is still protected.
+  const b = new BandwidthEstimator({ startBps: 1_000_000 });
+  b.expectTransportFeedback(0);
+  b.expectTransportFeedback(9_000);
+  b.onReceiverReport(200, 30, 9_900);
+  t.equal(b.stats().mode, 'start', 'still due at 9.9 s (a later expectation does not move the start)');
+  b.onReceiverReport(200, 30, 10_100);
+  t.equal(b.stats().mode, 'loss', 'no feedback in 10 s: RR loss leads');
+  t.ok(b.estimateBps < 1_000_000, `and its loss counts (${b.estimateBps})`);
+  const c = new BandwidthEstimator({ startBps: 1_000_000 });
+  c.expectTransportFeedback(0);
+  c.onRemb(700_000, 10_500);
+  t.equal(c.stats().mode, 'remb', 'or the REMB, when the subscriber sends one');
+  t.equal(c.estimateBps, 700_000);
+});
+
 t.test('TWCC takes precedence over REMB and RR loss, and falls back when it goes silent', async (t) => {
   const e = new BandwidthEstimator({ startBps: 1_000_000 });
   const fb: PacketResult[] = [];
