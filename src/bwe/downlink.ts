@@ -30,6 +30,12 @@ const UPGRADE_HEADROOM = 0.85;
 const AUDIO_BPS = 64_000;
 /** Feedback for the last probe packets needs this long to come back before the probe is judged. */
 const PROBE_SETTLE_MS = 500;
+/**
+ * The first probe may follow this soon after the subscriber's allocation is
+ * first limited: the start estimate (1 Mbps) is a guess, and every viewer of
+ * a top layer above it would otherwise wait 2 s on a lower layer.
+ */
+const PROBE_INITIAL_WAIT_MS = 300;
 /** After a successful probe the next may follow this soon (the path just proved more). */
 const PROBE_AFTER_SUCCESS_MS = 500;
 const PADDING_PACKET_BITS = 275 * 8;
@@ -86,7 +92,7 @@ export class DownlinkController {
   /** The subscriber transport's egress (consumers send through it); paced once an estimate exists. */
   readonly pacer = new Pacer(this.history);
   readonly estimator = new BandwidthEstimator();
-  private readonly probes = new ProbeController({ successWaitMs: PROBE_AFTER_SUCCESS_MS });
+  private readonly probes = new ProbeController({ successWaitMs: PROBE_AFTER_SUCCESS_MS, initialWaitMs: PROBE_INITIAL_WAIT_MS });
   /** The last probe got (nearly) all of its target through: the next may aim for everything wanted. */
   private lastProbeFull = false;
   private readonly results: PacketResult[] = [];

@@ -9,7 +9,10 @@
  * - Only while the allocation is limited (something wants more than the
  *   estimate) and the estimate has been stable, with no overuse and no
  *   decrease, for `stableMs` (2 s) since the last probe or decrease: a
- *   probe into a queue that is still draining measures the queue.
+ *   probe into a queue that is still draining measures the queue. The first
+ *   probe may wait less (`initialWaitMs`) unless overuse or a decrease
+ *   came first: at the start there is no queue to drain, and the start
+ *   estimate is a guess (libwebrtc probes at 3 and 6 x its start at once).
  * - Target min(wanted, 2 x estimate), at least 1.25 x estimate (and at
  *   most `maxBps`); `durationMs` (150 ms: long enough for a rate over tens
  *   of packets, short enough that a probe at twice a link's rate queues
@@ -54,6 +57,8 @@ export interface ProbeControllerOptions {
    */
   successWaitMs?: number;
   durationMs?: number;
+  /** The wait before the first probe, while nothing has shown congestion (default `stableMs`). */
+  initialWaitMs?: number;
   maxIntervalMs?: number;
   doneTimeoutMs?: number;
   successRatio?: number;
@@ -73,6 +78,9 @@ export class ProbeController {
   /** The last probe succeeded and nothing has restarted the wait since. */
   private afterSuccess = false;
   private readonly durationMs: number;
+  private readonly initialWaitMs: number;
+  /** No probe sent yet and no congestion seen: the first probe needs only `initialWaitMs`. */
+  private initial = true;
   private readonly maxIntervalMs: number;
   private readonly doneTimeoutMs: number;
   private readonly successRatio: number;
@@ -95,6 +103,7 @@ export class ProbeController {
     this.stableMs = opts.stableMs ?? 2000;
     this.successWaitMs = opts.successWaitMs ?? this.stableMs;
     this.durationMs = opts.durationMs ?? 150;
+    this.initialWaitMs = opts.initialWaitMs ?? this.stableMs;
     this.maxIntervalMs = opts.maxIntervalMs ?? 30_000;
     this.doneTimeoutMs = opts.doneTimeoutMs ?? 2000;
     this.successRatio = opts.successRatio ?? 1.05;
@@ -104,6 +113,7 @@ export class ProbeController {
 
   /** The wait before the next probe, given the failures so far. */
   get intervalMs(): number {
+    if (this.initial) return this.initialWaitMs;
     if (this.afterSuccess) return this.successWaitMs;
     const wait = this.stableMs * Math.pow(2, Math.min(this.failures, 30));
     return wait < this.maxIntervalMs ? wait : this.maxIntervalMs;
@@ -123,6 +133,7 @@ export class ProbeController {
     if (s.overusing || est < this.lastEstimate * (1 - DECREASE_FRACTION)) {
       this.stableSinceMs = now;
       this.afterSuccess = false;
+      this.initial = false;
     }
     this.lastEstimate = est;
     if (this.pendingId >= 0) {
@@ -145,6 +156,7 @@ export class ProbeController {
     const clusterId = this.nextId;
     this.nextId = this.nextId >= 0x7fffffff ? 0 : this.nextId + 1;
     this.pendingId = clusterId;
+    this.initial = false;
     this.pendingStartMs = now;
     this.pendingEstimate = est;
     this.wantedAtProbe = s.wantedBps;

@@ -36,6 +36,18 @@ t.test('probes after 2 s of stability, at min(wanted, 2 x estimate), for 150 ms'
   t.equal(third!.d.targetBps, 3_000_000, 'at least 1.25 x the estimate');
 });
 
+t.test('the first probe may come sooner (initialWaitMs), unless congestion showed first', async (t) => {
+  const p = new ProbeController({ initialWaitMs: 300 });
+  const first = firstProbe(p, 0, 5000);
+  t.equal(first!.now, 300, 'the start estimate is a guess: probed after 300 ms');
+  p.onProbeDone(0, 1_000_000, 1000);
+  t.equal(firstProbe(p, 1000, 10_000)!.now, 5000, 'later ones wait as usual (here 2 x 2 s after a failure)');
+  const q = new ProbeController({ initialWaitMs: 300 });
+  q.decide(st(0));
+  q.decide(st(100, { overusing: true }));
+  t.equal(firstProbe(q, 125, 10_000)!.now, 2100, 'overuse before the first probe: the full stable period');
+});
+
 t.test('no probe while not limited, overusing or after a decrease', async (t) => {
   const p = new ProbeController();
   t.equal(firstProbe(p, 0, 10_000, { limited: false }), null, 'not limited');
