@@ -13,7 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import type { RtcConnection } from './connection.js';
 import type { Histogram } from './histogram.js';
-import { OPUS_PT, PUB_EXT_ID, VP8_PT, type ParsedSessionDescription } from './sdp.js';
+import { EXT, OPUS_PT, PUB_EXT_ID, VP8_PT, type ParsedSessionDescription } from './sdp.js';
+import { RtpView } from '../../src/rtp/rtp.js';
+import { readTransportWideSeq } from '../../src/rtp/extensions.js';
+import { TwccRecorder } from '../../src/rtp/feedback/twcc-recorder.js';
+import { writeRtcp, type TwccPacket } from '../../src/rtp/rtcp/index.js';
 
 /** Bytes of the bench stamp at the end of every payload: send time (u64 ns) + stream sequence (u32). */
 export const STAMP_BYTES = 12;
@@ -62,6 +66,8 @@ export const STAMP_LAYER_UNIT = 2 ** 30;
 
 /** How often a sink sends receiver reports (browsers: about every second). */
 const RR_INTERVAL_MS = 1000;
+/** How often a sink sends transport-wide feedback (browsers: about every 100 ms, more at high rates). */
+const TWCC_INTERVAL_MS = 100;
 
 /** One video encoding's RTP state. */
 interface VideoLayer {
@@ -378,6 +384,12 @@ export interface StreamState {
   first: number;
   /** Packets whose bench sequence was not above the highest (reordered or duplicated). */
   late: number;
+  /**
+   * Packets expected in earlier stretches of this stream: a subscriber that
+   * moves between simulcast layers and comes back starts a new stretch at
+   * `first` (the gap was another layer's time, not loss).
+   */
+  closedExpected: number;
 }
 
 export interface MediaSinkOptions {
@@ -433,7 +445,21 @@ export class MediaSink {
   private readonly rtpStreams = new Map<number, { base: number; extHighest: number; received: number; priorExpected: number; priorReceived: number }>();
   private readonly rrSsrc = randomBytes(4).readUInt32BE() || 3;
   private rrTimer: NodeJS.Timeout | undefined;
+  /**
+   * Transport-wide feedback, as browsers send it: the server's answer or
+   * offer names the extension id (0: not negotiated, none sent). Arrival
+   * times are read from the (unencrypted) RTP header of every packet.
+   */
+  private twccExtId = 0;
+  private readonly twcc = new TwccRecorder();
+  private readonly twccView = new RtpView();
+  private readonly twccOut: TwccPacket[] = [];
+  private readonly rtcpOut = Buffer.alloc(1500);
+  private twccTimer: NodeJS.Timeout | undefined;
+  private mediaSsrc = 0;
   private readonly videoSsrcs = new Set<number>();
+  /** The stream (layer) each server SSRC carried last: a change is a layer switch. */
+  private readonly layerOnSsrc = new Map<number, number>();
   private readonly wantVideoStreams: number;
   private readonly readyOnMedia: boolean;
   private readonly streamWaiters: { n: number; resolve: () => void }[] = [];
@@ -470,6 +496,29 @@ export class MediaSink {
     // feedback a server's bandwidth estimate stays at its start value.
     this.rrTimer = setInterval(() => this.sendReceiverReport(conn), RR_INTERVAL_MS);
     this.rrTimer.unref();
+    // And transport-wide feedback, as browsers do when it is negotiated: a
+    // server that gets none has no delay-based estimate of this sink.
+    this.twccTimer = setInterval(() => this.sendTransportFeedback(conn), TWCC_INTERVAL_MS);
+    this.twccTimer.unref();
+  }
+
+  /** Records the arrival of one RTP packet (plain or SRTP: the header is in the clear) that carries a transport-wide number. */
+  private noteTransportSeq(buf: Buffer, len: number): void {
+    if (this.twccExtId === 0) return;
+    const view = this.twccView;
+    if (!view.reset(buf, 0, len)) return;
+    const p = view.findExtension(this.twccExtId);
+    if (p < 0) return;
+    this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), performance.now());
+    if (this.mediaSsrc === 0) this.mediaSsrc = view.ssrc;
+  }
+
+  private sendTransportFeedback(conn: RtcConnection): void {
+    if (!this.twcc.hasPending) return;
+    const out = this.twccOut;
+    out.length = 0;
+    this.twcc.buildFeedback(this.rrSsrc, this.mediaSsrc, out);
+    for (const fb of out) conn.sendRtcp(this.rtcpOut, writeRtcp(fb, this.rtcpOut, 0));
   }
 
   /** Per RTP stream: extended highest sequence number and packets received (RFC 3550 6.4.1 and A.3). */
@@ -514,6 +563,8 @@ export class MediaSink {
   /** Learns which payload types are audio from an offer or answer the server sent. */
   learnPayloadTypes(desc: ParsedSessionDescription): void {
     for (const s of desc.sections) {
+      const tcc = s.extensions.find((e) => e.uri === EXT.transportCc);
+      if (tcc) this.twccExtId = tcc.id;
       if (s.kind !== 'audio') continue;
       for (const c of s.codecs) this.audioPts.add(c.payloadType);
     }
@@ -546,6 +597,7 @@ export class MediaSink {
 
   private onRtp(buf: Buffer, len: number): void {
     if (len < 12) return;
+    this.noteTransportSeq(buf, len);
     // Probes count for receiver reports (they use the stream's sequence numbers) ...
     this.noteRtpSeq(buf.readUInt32BE(8), buf.readUInt16BE(2));
     // ... but padding-only packets (P bit) carry no stamp.
@@ -566,8 +618,17 @@ export class MediaSink {
     // A simulcast layer above the lowest is a stream of its own (see STAMP_LAYER_UNIT).
     const key = seq < STAMP_LAYER_UNIT ? ssrc : ssrc + Math.floor(seq / STAMP_LAYER_UNIT) * 2 ** 32;
     const st = this.streams.get(key);
+    const from = this.layerOnSsrc.get(ssrc);
+    if (from !== key) this.layerOnSsrc.set(ssrc, key);
     if (!st) {
       this.newStream(key, ssrc, audio ? 'audio' : 'video', seq);
+      return;
+    }
+    if (from !== key) {
+      // Back on a layer after time on another: what it published meanwhile was never due here.
+      st.closedExpected += st.highest - st.first + 1;
+      st.first = st.highest = seq;
+      st.received++;
       return;
     }
     if (seq > st.highest) st.highest = seq;
@@ -578,6 +639,7 @@ export class MediaSink {
   /** Header-only accounting: RTP sequence numbers extended over wraps. */
   private onSrtpHeader(buf: Buffer, len: number): void {
     if (len < 12) return;
+    this.noteTransportSeq(buf, len);
     this.packets++;
     this.bytes += len;
     const seq = buf.readUInt16BE(2);
@@ -606,7 +668,7 @@ export class MediaSink {
   }
 
   private newStream(key: number, ssrc: number, kind: 'audio' | 'video', seq: number): void {
-    this.streams.set(key, { kind, received: 1, highest: seq, first: seq, late: 0 });
+    this.streams.set(key, { kind, received: 1, highest: seq, first: seq, late: 0, closedExpected: 0 });
     if (this.times.firstRtp === 0) this.times.firstRtp = performance.now();
     if (this.readyOnMedia && this.times.allVideo === 0 && !this.error) {
       // Audio-only rooms: the first packet of any kind is the join's end (`allVideo` keeps its name).
@@ -641,7 +703,7 @@ export class MediaSink {
     let expected = 0;
     let received = 0;
     for (const st of this.streams.values()) {
-      expected += st.highest - st.first + 1;
+      expected += st.closedExpected + st.highest - st.first + 1;
       received += st.received;
     }
     return { expected, received };
@@ -658,6 +720,7 @@ export class MediaSink {
   close(): void {
     clearTimeout(this.readyTimer);
     clearInterval(this.rrTimer);
+    clearInterval(this.twccTimer);
     if (this.times.allVideo === 0) this.fail(new Error('closed'));
   }
 }
