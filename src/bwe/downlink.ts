@@ -183,7 +183,7 @@ export class DownlinkController {
         continue;
       }
       const pref = c.preferredLayers;
-      input.push({ id: c.id, kind: 'video', priority: t.priority, options: videoOptions(c, pref.temporal), maxSpatial: pref.spatial, maxTemporal: pref.temporal });
+      input.push({ id: c.id, kind: 'video', priority: t.priority, options: videoOptions(c, pref.temporal, pref.spatial), maxSpatial: pref.spatial, maxTemporal: pref.temporal });
     }
     const est = this.estimator.estimateBps;
     const result = allocate(est, input);
@@ -206,7 +206,11 @@ export class DownlinkController {
       if (!a || c.kind !== 'video') continue;
       let rank = a.spatial < 0 ? -1 : a.spatial * 4 + a.temporal;
       const before = this.applied.get(c.id);
-      if (before !== undefined && rank > before) {
+      const track = input.find((x) => x.id === c.id);
+      if (before !== undefined && track?.options.length === 0) {
+        // No prices (a layer in its first second): no information, so no change either.
+        rank = before;
+      } else if (before !== undefined && rank > before) {
         const b = spare.byId.get(c.id);
         const spareRank = !b || b.spatial < 0 ? -1 : b.spatial * 4 + b.temporal;
         const held = Math.max(before, Math.min(rank, spareRank));
@@ -216,7 +220,6 @@ export class DownlinkController {
       }
       this.applied.set(c.id, rank);
       if (rank < 0) paused++;
-      const track = input.find((x) => x.id === c.id);
       used += optionBps(track, rank);
       applied.push({ consumer: c, track, rank });
     }
@@ -340,14 +343,20 @@ function optionBps(t: AllocationTrack | undefined, rank: number): number {
  * their measured base-layer rate hides the key frame a switch up needs, and
  * on a tight link that burst is what overflows it (seen in the bandwidth test:
  * the top layer at TL0 picked under 230 kbps on a 500 kbps link, then queue
- * overflow). Layers with no measurement yet are left out; none at all: no
- * information.
+ * overflow). While any arriving layer within the subscriber's spatial cap
+ * has no price yet (its first second), there are no options: no information,
+ * so the allocation keeps the caps. Offering only the priced lower layers
+ * moved every viewer of the top layer down at its start (and back up a
+ * second later, two keyframes each).
  */
-export function videoOptions(c: Pick<Consumer, 'availableLayers' | 'layerBitrate' | 'temporalBitrates'>, maxTemporal = FULL_FRAME_RATE): TrackOption[] {
+export function videoOptions(c: Pick<Consumer, 'availableLayers' | 'layerBitrate' | 'temporalBitrates'>, maxTemporal = FULL_FRAME_RATE, maxSpatial = Infinity): TrackOption[] {
   const out: TrackOption[] = [];
   for (const layer of c.availableLayers()) {
     const bps = c.layerBitrate(layer);
-    if (bps <= 0) continue;
+    if (bps <= 0) {
+      if (layer <= maxSpatial) return [];
+      continue;
+    }
     // Reduced frame rates exist only where the stream has temporal layers (the last entry is the
     // full rate). The allocator may pick them on the lowest layer only; above it, only the rate
     // the subscriber itself capped (ion-sfu `framerate`), so "high, low frame rate" is reachable.

@@ -118,3 +118,22 @@ t.test('a move down is a congestion stop only on a link measured full, not on an
   t.equal(v.congested.at(-1), true, 'a move down now stops the current layer at once');
   d.close();
 });
+
+t.test('a layer arriving without a price yet changes nothing: the allocation holds until it is priced', async (t) => {
+  const d = new DownlinkController();
+  const costs = [150_000, 400_000, 1_200_000];
+  const v = fakeVideo('v', costs);
+  const tracks: DownlinkTrack[] = [{ consumer: v.consumer, priority: Priority.Video }];
+  d.onRemb(600_000, 0);
+  d.tick(0, tracks);
+  t.same(v.given.at(-1), [1, 2], 'layer 1 fits 600 kbps');
+  // Layer 2 comes back unpriced (a new encoding's first second): not a free top layer, not a move down.
+  costs[2] = 0;
+  d.tick(600, tracks);
+  t.same(v.given.at(-1), [1, 2], 'held at layer 1');
+  costs[2] = 1_200_000;
+  d.onRemb(3_000_000, 1100);
+  d.tick(1200, tracks);
+  t.same(v.given.at(-1), [2, 2], 'priced and paid for: layer 2');
+  d.close();
+});

@@ -302,6 +302,23 @@ t.test('per temporal layer bitrates, cumulative, feed the allocation options', a
   );
 });
 
+t.test('an arriving layer within the cap with no price yet: no options (no information), not a move down to the priced ones', async (t) => {
+  const prices = [150_000, 400_000, 0];
+  const c = { availableLayers: () => [0, 1, 2], layerBitrate: (l: number) => prices[l]!, temporalBitrates: (l: number) => [prices[l]!] };
+  t.same(videoOptions(c), [], 'layer 2 arrives unpriced: nothing to choose from yet');
+  t.same(
+    videoOptions(c, 2, 1).map((o) => o.spatial),
+    [0, 1],
+    'a subscriber capped at layer 1 does not wait for layer 2\'s price',
+  );
+  prices[2] = 1_200_000;
+  t.same(
+    videoOptions(c).map((o) => o.spatial),
+    [0, 1, 2],
+    'priced: every layer is an option',
+  );
+});
+
 t.test('SVC: spatial layers in one stream', async (t) => {
   const s = new VideoLayerSelector({ svc: true, targetSpatial: 1 });
   t.same(sel(s, pkt(0), 0), d(false, -1, -1, { needKeyframe: 0 }));
