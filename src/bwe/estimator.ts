@@ -85,6 +85,8 @@ const SEND_MAX_AGE_MS = 30_000;
 const MAX_PACKET_BYTES = 65_535;
 /** A loss report at least this high says the link is full (the loss controller's hold threshold). */
 const CONGESTED_LOSS = 0.02;
+/** A loss report says something about the link now for this long (receiver reports come about every second). */
+const LOSS_REPORT_TTL_MS = 2500;
 /** The delay verdict counts as current this long after the last acknowledged packet. */
 const SIGNAL_TTL_MS = 1000;
 /** The acknowledged rate is forgotten after this long without a received packet. */
@@ -148,12 +150,12 @@ export class BandwidthEstimator {
     return this.estimate;
   }
 
-  /** The delay-based estimate alone (TWCC mode; 0 otherwise), before the loss cap. */
   /** The round-trip time the controllers use (receiver reports, else feedback timing). */
   get roundTripMs(): number {
     return this.rttMs;
   }
 
+  /** The delay-based estimate alone (TWCC mode; 0 otherwise), before the loss cap. */
   get delayBasedBps(): number {
     return this._mode === 'twcc' ? this.aimd.bps : 0;
   }
@@ -185,11 +187,13 @@ export class BandwidthEstimator {
 
   /**
    * The link shows it is full: the delay-based detector overuses, or the
-   * last loss report (a TWCC window, a receiver report) lost 2 % or more.
-   * An estimate merely still climbing from its start is not congestion.
+   * last loss report (a TWCC window, a receiver report), if under
+   * `LOSS_REPORT_TTL_MS` old, lost 2 % or more. An estimate merely still
+   * climbing from its start is not congestion.
    */
   get congested(): boolean {
-    return this.delaySignal === 'overusing' || this.loss.lastLoss >= CONGESTED_LOSS;
+    if (this.delaySignal === 'overusing') return true;
+    return this.nowMs - this.loss.lastReportMs <= LOSS_REPORT_TTL_MS && this.loss.lastLoss >= CONGESTED_LOSS;
   }
 
   /** Probe clusters measured so far (a change means a probe's result came in). */

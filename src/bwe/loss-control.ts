@@ -33,7 +33,8 @@ export class LossControl {
   capBps = Infinity;
   /** The last reported loss fraction, 0..1. */
   lastLoss = 0;
-  private lastReportMs = NaN;
+  /** When the last loss report came (NaN: none yet). */
+  lastReportMs = NaN;
   private lastDecreaseMs = -Infinity;
   decreases = 0;
 

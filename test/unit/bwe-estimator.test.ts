@@ -161,6 +161,18 @@ t.test('negotiated transport-cc: REMB and RR loss wait 10 s for the first feedba
   t.equal(c.estimateBps, 700_000);
 });
 
+t.test('congested: an overusing delay or a fresh loss report of 2 % or more, not a low estimate', async (t) => {
+  const e = new BandwidthEstimator({ startBps: 1_000_000 });
+  e.onReceiverReport(0, 50, 1000);
+  t.equal(e.congested, false, 'a clean report');
+  e.onReceiverReport(Math.round(0.05 * 256), 50, 2000);
+  t.equal(e.congested, true, '5 % lost');
+  e.tick(4000);
+  t.equal(e.congested, true, 'still, 2 s later');
+  e.tick(5000);
+  t.equal(e.congested, false, 'a loss report 3 s old says nothing about the link now');
+});
+
 t.test('TWCC takes precedence over REMB and RR loss, and falls back when it goes silent', async (t) => {
   const e = new BandwidthEstimator({ startBps: 1_000_000 });
   const fb: PacketResult[] = [];
