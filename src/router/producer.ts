@@ -158,6 +158,8 @@ export class ProducerEncoding {
   height = 0;
   packets = 0;
   bytes = 0;
+  /** Video frames begun (packets starting a frame): the encoding's frame rate, as sent. */
+  frames = 0;
   keyframes = 0;
   lastKeyframeMs = -1;
   lastPacketMs = -1;
@@ -198,6 +200,7 @@ export class ProducerEncoding {
       height: this.height,
       packets: this.packets,
       bytes: this.bytes,
+      frames: this.frames,
       keyframes: this.keyframes,
     };
   }
@@ -435,7 +438,10 @@ export class Producer extends EventEmitter<ProducerEvents> {
         }
       }
     }
-    if (this.kind === 'video' && ctx.summary.keyframe && ctx.summary.startOfFrame) this.onKeyframe(enc, codec, arrivalMs);
+    if (this.kind === 'video' && ctx.summary.startOfFrame) {
+      enc.frames++;
+      if (ctx.summary.keyframe) this.onKeyframe(enc, codec, arrivalMs);
+    }
     enc.packets++;
     enc.bytes += length;
     this.stats.packets++;

@@ -25,6 +25,8 @@ export interface Viewer {
   prefer(streamId: string, video: Layer): void;
   /** Receive-side statistics of the video tracks, or of the one track `trackId` (packets received and lost, frames decoded). */
   inbound(trackId?: string): Promise<{ packetsReceived: number; packetsLost: number; framesDecoded: number }>;
+  /** Stops handing decoded frames to JavaScript (each is a copy of the picture: load on the test process). */
+  stopFrames(): void;
   close(): void;
 }
 
@@ -59,6 +61,9 @@ export async function viewer(url: string, sid: string, uid: string, opts: Viewer
         out.framesDecoded += Number(x.framesDecoded ?? 0);
       });
       return out;
+    },
+    stopFrames() {
+      for (const s of sinks.splice(0)) s.stop();
     },
     close() {
       for (const s of sinks) s.stop();
