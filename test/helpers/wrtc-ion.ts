@@ -119,15 +119,28 @@ export interface SimulcastPublisher {
   close(): void;
 }
 
-/** Publishes a `width` x `height` moving picture at `fps` as three rid encodings (q, h, f). */
-export async function simulcastPublisher(url: string, sid: string, o: { width: number; height: number; fps: number }): Promise<SimulcastPublisher> {
+/**
+ * Publishes a `width` x `height` moving picture at `fps` as three rid
+ * encodings (q, h, f). `picture`: 'noise' (default) changes every 7th pixel
+ * to a new value each frame: hard to encode, so each layer runs near its
+ * maximum bitrate (what a bandwidth test needs), but libvpx then skips
+ * frames of a layer for a second or more after each keyframe. 'pan' slides
+ * a gradient across the picture: every pixel moves, motion compensation
+ * finds it, and the encoder keeps its frame rate through keyframes (what a
+ * freeze test needs).
+ */
+export async function simulcastPublisher(url: string, sid: string, o: { width: number; height: number; fps: number; picture?: 'noise' | 'pan' }): Promise<SimulcastPublisher> {
   const { width, height, fps } = o;
   const source = new nonstandard.RTCVideoSource();
   const data = new Uint8ClampedArray((width * height * 3) / 2);
   let n = 0;
   const timer = setInterval(() => {
     n++;
-    for (let i = 0; i < width * height; i += 7) data[i] = (i * 13 + n * 17) & 0xff;
+    if (o.picture === 'pan') {
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = (x + y + n * 4) & 0xff;
+    } else {
+      for (let i = 0; i < width * height; i += 7) data[i] = (i * 13 + n * 17) & 0xff;
+    }
     source.onFrame({ width, height, data });
   }, 1000 / fps);
   const track = source.createTrack();

@@ -3,6 +3,10 @@
 // JSON-RPC. Three viewers ask, on the ion-sfu data channel, for high, medium
 // and low, and decode the matching frame sizes; a fourth switches layer
 // every 2 s for 30 s and its decoder never freezes (no gap over 500 ms).
+// The picture pans a gradient: with per-pixel noise libvpx skipped frames of
+// a layer for 1.1-1.7 s after each keyframe a switch asked for, and no
+// subscriber can get frames the publisher did not send; with it the
+// publisher keeps 15 fps and the switcher's longest gap was 90-183 ms.
 import t from 'tap';
 import { Sfu } from '../../src/sfu.js';
 import { framesSince, simulcastPublisher, viewer, type Layer, type Viewer } from '../helpers/wrtc-ion.js';
@@ -32,7 +36,7 @@ t.test('rid simulcast: each viewer decodes the layer it asked for; switching nev
   const url = `${sfu.httpUrl.replace('http', 'ws')}/ws`;
   const sid = 'simulcast';
 
-  const publisher = await simulcastPublisher(url, sid, { width: WIDTH, height: HEIGHT, fps: FPS });
+  const publisher = await simulcastPublisher(url, sid, { width: WIDTH, height: HEIGHT, fps: FPS, picture: 'pan' });
   t.match(publisher.offerSdp, /a=simulcast:send q;h;f/, 'the publisher offers rid simulcast');
   t.match(publisher.answerSdp, /a=simulcast:recv q;h;f/, 'sfud accepts the three layers');
   const viewers = await Promise.all(['high', 'medium', 'low', 'switcher'].map((uid) => viewer(url, sid, uid)));
