@@ -11,6 +11,7 @@ import { generateCertificate } from '../../src/dtls/certificate.js';
 import { createVp8Descriptor, parseVp8 } from '../../src/rtp/codecs/index.js';
 import { Publisher, Subscriber } from '../../bench/loadgen/roles.js';
 import { Histogram } from '../../bench/loadgen/histogram.js';
+import { STAMP_BYTES } from '../../bench/loadgen/media.js';
 import { isLoopback, waitFor } from '../interop/echo.js';
 
 const PUBLISHERS = 12;
@@ -54,16 +55,26 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
    * since the stream's previous packet ends a pause: it must start a
    * keyframe, numbered on. A gap with no sighting in it (this process
    * stalled) is not a pause, and a pause too short to be sampled is not
-   * judged.
+   * judged. Nor is a packet the publisher sent before the server was first
+   * seen holding the stream out (its bench stamp says when): it waited in
+   * the viewer's pacer (the viewer's estimate limits it while it ramps up)
+   * and is the tail of what went before the pause, not a return.
    */
   const seenOut = new Map<number, number>();
+  const outSince = new Map<number, bigint>();
   const forwarded = (): string[] => {
     const set: string[] = [];
     for (const c of viewer().getStats().consumers) {
       if (c.kind !== 'video') continue;
       streamOf.set(c.ssrc, c.streamId);
-      if (!c.suspended) set.push(c.streamId);
-      else if (lastSeq.has(c.ssrc)) seenOut.set(c.ssrc, performance.now());
+      if (!c.suspended) {
+        set.push(c.streamId);
+        outSince.delete(c.ssrc);
+      }
+      else if (lastSeq.has(c.ssrc)) {
+        seenOut.set(c.ssrc, performance.now());
+        if (!outSince.has(c.ssrc)) outSince.set(c.ssrc, process.hrtime.bigint());
+      }
     }
     return set;
   };
@@ -84,7 +95,9 @@ t.test('a subscriber with last-N = 3 gets the 3 most relevant videos, following 
     // The first packet after a pause (a packet that left before the pause and
     // arrives late is skipped: it came before the gap).
     const prevAt = lastAt.get(ssrc);
-    if (prevAt !== undefined && now - prevAt > 250 && (seenOut.get(ssrc) ?? -Infinity) > prevAt) {
+    const sentBeforeOut = len >= 12 + STAMP_BYTES && buf.readBigUInt64BE(len - STAMP_BYTES) < (outSince.get(ssrc) ?? 0n);
+    if (prevAt !== undefined && now - prevAt > 250 && (seenOut.get(ssrc) ?? -Infinity) > prevAt && !sentBeforeOut) {
+      outSince.delete(ssrc);
       const cc = buf[0]! & 0x0f;
       let off = 12 + cc * 4;
       if ((buf[0]! & 0x10) !== 0) off += 4 + buf.readUInt16BE(off + 2) * 4;
