@@ -8,6 +8,12 @@
  * - Decrease: to `beta` (0.85) x the throughput the receiver acknowledged,
  *   never upward, at most once per clamp(rtt, 10, 200) ms unless the
  *   acknowledged rate fell below half the estimate (the link collapsed).
+ *   But when the receiver got what was sent as fast as it was sent (the
+ *   flow was application-limited: a thin layer and one burst, a keyframe),
+ *   the acknowledged rate says what was sent, not what the link carries:
+ *   then the decrease is `beta` x the estimate itself, once per interval.
+ *   Cutting to 0.85 x a 106 kbps acknowledged rate put a 500 kbps link's
+ *   estimate at 44 kbps in the bandwidth test and paused video for 4 s.
  *   Each decrease feeds the acknowledged rate into the link-capacity
  *   estimate (an average and a variance of the rates at which we hit the
  *   ceiling).
@@ -33,6 +39,11 @@ export interface AimdOptions {
   increasePerSecond?: number;
 }
 
+/**
+ * The receiver's rate at least this fraction of the send rate of the same
+ * packets: the link kept up, the flow was application-limited.
+ */
+const APP_LIMITED_RATIO = 0.9;
 /** Bits of one full-size packet: the additive step is about one of these per response time. */
 const PACKET_BITS = 1200 * 8;
 const MIN_ADDITIVE_BPS_PER_S = 4000;
@@ -63,14 +74,17 @@ export class AimdRateControl {
     this.bps = this.clamp(opts.startBps);
   }
 
-  /** One feedback's verdict. `ackedBps` 0 = unknown; `rttMs` > 0. */
-  update(signal: DelaySignal, ackedBps: number, rttMs: number, nowMs: number): void {
+  /**
+   * One feedback's verdict. `ackedBps` 0 = unknown; `rttMs` > 0; `sentBps`:
+   * the send rate of the packets `ackedBps` measures (0 = unknown).
+   */
+  update(signal: DelaySignal, ackedBps: number, rttMs: number, nowMs: number, sentBps = 0): void {
     const last = this.lastUpdateMs;
     this.lastUpdateMs = nowMs;
     const dtMs = last === last ? Math.min(Math.max(nowMs - last, 0), 1000) : 0;
     switch (signal) {
       case 'overusing':
-        this.decrease(ackedBps, rttMs, nowMs);
+        this.decrease(ackedBps, rttMs, nowMs, sentBps);
         return;
       case 'underusing':
         this.state = 'hold';
@@ -91,14 +105,16 @@ export class AimdRateControl {
     this.linkBps = -1;
   }
 
-  private decrease(ackedBps: number, rttMs: number, nowMs: number): void {
+  private decrease(ackedBps: number, rttMs: number, nowMs: number, sentBps: number): void {
     const interval = rttMs < 10 ? 10 : rttMs > 200 ? 200 : rttMs;
-    const collapsed = ackedBps > 0 && ackedBps < 0.5 * this.bps;
+    const appLimited = ackedBps > 0 && sentBps > 0 && ackedBps >= APP_LIMITED_RATIO * sentBps && ackedBps < this.bps;
+    const collapsed = !appLimited && ackedBps > 0 && ackedBps < 0.5 * this.bps;
     if (nowMs - this.lastDecreaseMs < interval && !collapsed) return;
-    const base = ackedBps > 0 ? ackedBps : this.bps;
+    const base = ackedBps > 0 && !appLimited ? ackedBps : this.bps;
     const next = this.clamp(this.beta * base);
     if (next < this.bps) this.bps = next;
-    if (ackedBps > 0) this.onCapacitySample(ackedBps);
+    // An application-limited rate is no sample of the link's capacity.
+    if (ackedBps > 0 && !appLimited) this.onCapacitySample(ackedBps);
     this.state = 'hold';
     this.lastDecreaseMs = nowMs;
     this.decreases++;

@@ -305,7 +305,7 @@ t.test('probe packets raise the estimate only with enough arrivals and no overus
   // 1200 B every 4.8 ms = 2 Mbps, received at the same pace; 30 packets span 139 ms.
   let e = new BandwidthEstimator({ startBps: 500_000 });
   e.onTransportFeedback(cluster(1, 0, 30, 4.8, 4.8), 250);
-  t.ok(Math.abs(e.estimateBps - 2_000_000) < 50_000, `a clean 2 Mbps probe sets ~2 Mbps (${e.estimateBps})`);
+  t.ok(Math.abs(e.estimateBps - 0.9 * 2_000_000) < 50_000, `a clean 2 Mbps probe sets 90 % of it, ~1.8 Mbps (${e.estimateBps})`);
 
   // The head of a probe (here 91 ms of it) proves nothing yet: a bottleneck's burst allowance
   // lets it through at any rate. Arriving all at once, it would read as 2 Mbps at least.
@@ -323,7 +323,7 @@ t.test('probe packets raise the estimate only with enough arrivals and no overus
 
   e = new BandwidthEstimator({ startBps: 500_000 });
   e.onTransportFeedback(cluster(1, 0, 30, 4.8, 9.6), 400);
-  t.ok(Math.abs(e.estimateBps - 1_000_000) < 30_000, `sent at 2 Mbps, delivered at 1 Mbps: ~1 Mbps (${e.estimateBps})`);
+  t.ok(Math.abs(e.estimateBps - 0.9 * 1_000_000) < 30_000, `sent at 2 Mbps, delivered at 1 Mbps: 90 % of ~1 Mbps (${e.estimateBps})`);
 
   e = new BandwidthEstimator({ startBps: 500_000 });
   e.onTransportFeedback(cluster(1, 0, 30, 9.6, 1), 400);

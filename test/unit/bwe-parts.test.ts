@@ -117,6 +117,23 @@ t.test('AIMD: multiplicative far from capacity, 0.85 x acked on overuse, additiv
   t.equal(a.bps, held, 'underuse holds; the first normal verdict only changes state');
 });
 
+t.test('AIMD: overuse on an application-limited flow cuts the estimate by beta, not to 0.85 x a thin acknowledged rate', async (t) => {
+  const a = new AimdRateControl({ startBps: 500_000, minBps: 30_000, maxBps: 20_000_000 });
+  // A thin layer and one keyframe burst: the receiver got 106 kbps of the 110 kbps sent.
+  a.update('overusing', 106_000, 50, 1000, 110_000);
+  t.equal(a.bps, 0.85 * 500_000, 'the link kept up with what was sent: 0.85 x the estimate');
+  t.equal(a.linkBps, -1, 'and no capacity sample from it');
+  a.update('overusing', 100_000, 50, 1020, 105_000);
+  t.equal(a.bps, 0.85 * 500_000, 'no second cut within the interval (not a collapse)');
+  a.update('overusing', 100_000, 50, 1100, 105_000);
+  t.ok(Math.abs(a.bps - 0.85 * 0.85 * 500_000) < 1, `the next interval cuts again by beta (${a.bps})`);
+  // Link-limited: 300 kbps arrive of 1 Mbps sent.
+  const b = new AimdRateControl({ startBps: 1_000_000, minBps: 30_000, maxBps: 20_000_000 });
+  b.update('overusing', 300_000, 50, 1000, 1_000_000);
+  t.equal(b.bps, 0.85 * 300_000, 'the link fell behind what was sent: 0.85 x acknowledged');
+  t.equal(b.linkBps, 300_000, 'a capacity sample');
+});
+
 t.test('AIMD: an unused estimate does not grow (1.5 x acked + 10 kbps cap); clamps to [min, max]', async (t) => {
   const a = new AimdRateControl({ startBps: 1_000_000, minBps: 30_000, maxBps: 2_000_000 });
   for (let now = 0; now <= 10_000; now += 100) a.update('normal', 300_000, 100, now);
