@@ -502,11 +502,21 @@ export class MediaSink {
     this.twccTimer.unref();
   }
 
-  /** Records the arrival of one RTP packet (plain or SRTP: the header is in the clear) that carries a transport-wide number. */
-  private noteTransportSeq(buf: Buffer, len: number): void {
+  /**
+   * Records the arrival of one RTP packet (plain, or SRTP with `encrypted`:
+   * the header is in the clear) that carries a transport-wide number.
+   */
+  private noteTransportSeq(buf: Buffer, len: number, encrypted = false): void {
     if (this.twccExtId === 0) return;
     const view = this.twccView;
-    if (!view.reset(buf, 0, len)) return;
+    // An SRTP packet's padding count is in its encrypted tail: read the clear
+    // header as unpadded (the P bit is put back at once), or about one padded
+    // packet in 256 would fail the count's check and read as lost.
+    const b0 = buf[0]!;
+    if (encrypted) buf[0] = b0 & ~0x20;
+    const ok = view.reset(buf, 0, len);
+    buf[0] = b0;
+    if (!ok) return;
     const p = view.findExtension(this.twccExtId);
     if (p < 0) return;
     this.twcc.onPacket(readTransportWideSeq(buf, p, view.extValueLength), performance.now());
@@ -639,7 +649,7 @@ export class MediaSink {
   /** Header-only accounting: RTP sequence numbers extended over wraps. */
   private onSrtpHeader(buf: Buffer, len: number): void {
     if (len < 12) return;
-    this.noteTransportSeq(buf, len);
+    this.noteTransportSeq(buf, len, true);
     this.packets++;
     this.bytes += len;
     const seq = buf.readUInt16BE(2);
