@@ -15,7 +15,7 @@
  */
 import type { Consumer } from '../router/consumer.js';
 import type { TwccPacket } from '../rtp/rtcp/index.js';
-import { BandwidthEstimator } from './estimator.js';
+import { BandwidthEstimator, PROBE_SHARE } from './estimator.js';
 import { allocate, type AllocationTrack, type TrackOption } from './allocator.js';
 import { ProbeController } from './probe-controller.js';
 import { SendHistory } from './send-history.js';
@@ -38,19 +38,26 @@ const PROBE_SETTLE_MS = 500;
 const PROBE_INITIAL_WAIT_MS = 300;
 /** After a successful probe the next may follow this soon (the path just proved more). */
 const PROBE_AFTER_SUCCESS_MS = 500;
-const PADDING_PACKET_BITS = 275 * 8;
+/** Size of one padding packet (12-byte header, 8 bytes of extensions, 255 of padding), as sent. */
+const PADDING_PACKET_BYTES = 275;
 /** Egress is paced at this multiple of the estimate (libwebrtc's pacing factor): bursts are spread, not cut. */
 const PACING_FACTOR = 2.5;
 /**
- * While the allocation is limited by the estimate the link is near its
- * capacity, and a burst above the estimate lands in the link's queue faster
- * than it drains: a step up's keyframe, even at 1.5 x, overflowed a 300 ms
- * queue that way in the bandwidth test (2 runs in 8 over 2 % loss). At 1 x it
- * waits here instead, where it delays only this subscriber's video (up to
- * the pacer's 500 ms bound) and loses nothing; the bandwidth test then lost
- * nothing in 10 runs of 10.
+ * Near the link's capacity egress is paced at 1 x the estimate: a burst
+ * above it lands in the link's queue faster than it drains. A step up's
+ * keyframe, even at 1.5 x, overflowed a 300 ms queue that way in the
+ * bandwidth test (2 runs in 8 over 2 % loss); at 1 x it waits here instead,
+ * where it delays only this subscriber's video (up to the pacer's 500 ms
+ * bound) and loses nothing. The link is near capacity while the allocation
+ * is limited by the estimate, and for `CONGESTION_MEMORY_MS` after the link
+ * last showed itself full (see `BandwidthEstimator.congested`): the estimate
+ * then sits at what the link carries whether or not anything wants more. A
+ * clean-clone CI run lost 4.95 % when the publisher paused its top layer,
+ * nothing was left wanted, and the pacer went back to 2.5 x on a link
+ * measured full 4 s before.
  */
 const LIMITED_PACING_FACTOR = 1.0;
+const CONGESTION_MEMORY_MS = 10_000;
 /** A probe toward the next step aims this much above it. */
 const PROBE_STEP_MARGIN = 1.15;
 /** While a probe runs the pacer lets its target through with this much to spare. */
@@ -81,8 +88,9 @@ interface ActiveProbe {
   cluster: number;
   targetBps: number;
   endMs: number;
-  /** Fractional padding packets owed (carried between ticks). */
-  owed: number;
+  startMs: number;
+  /** Bytes stamped and queued when it started: what went out since counts toward its target. */
+  bytesAtStart: number;
   /** The estimator's probe measurement count when it started: unchanged at the end, nothing was measured. */
   measurementsBefore: number;
 }
@@ -108,6 +116,9 @@ export class DownlinkController {
   /** What the cheapest single step up would cost in all (with its headroom): a probe needs to prove no more. */
   private nextStepBps = 0;
   private probe: ActiveProbe | undefined;
+  private lastProbeTargetBps = 0;
+  /** When the link last showed itself full (overuse, loss, a falling estimate). */
+  private lastCongestedMs = -Infinity;
   readonly stats = { feedback: 0, reported: 0, reportedLost: 0, remb: 0, receiverReports: 0, allocations: 0, paused: 0, probes: 0, paddingBytes: 0 };
 
   onTransportFeedback(fb: TwccPacket, nowMs: number): void {
@@ -152,14 +163,17 @@ export class DownlinkController {
     // 500 ms at the old layers is another burst of loss on a link that shrank.
     const est = this.estimator.estimateBps;
     const fell = est < this.lastAllocEstimate * 0.85;
+    const congested = fell || this.estimator.congested;
+    if (congested) this.lastCongestedMs = nowMs;
     if (nowMs - this.lastAllocMs >= ALLOCATE_INTERVAL_MS || fell) {
       this.lastAllocMs = nowMs;
       this.lastAllocEstimate = est;
-      this.reallocate(tracks, fell || this.estimator.congested);
+      this.reallocate(tracks, congested);
     }
     this.runProbe(nowMs, dt, tracks);
     const probe = this.probe;
-    const factor = this.limited ? LIMITED_PACING_FACTOR : PACING_FACTOR;
+    const nearCapacity = this.limited || nowMs - this.lastCongestedMs < CONGESTION_MEMORY_MS;
+    const factor = nearCapacity ? LIMITED_PACING_FACTOR : PACING_FACTOR;
     this.pacer.rateBps = Math.max(factor * est, probe && nowMs < probe.endMs ? PROBE_PACING_FACTOR * probe.targetBps : 0);
   }
 
@@ -238,19 +252,24 @@ export class DownlinkController {
     if (p && nowMs >= p.endMs) this.history.activeCluster = -1;
     if (p && nowMs >= p.endMs + PROBE_SETTLE_MS) {
       const measured = this.estimator.probeMeasurements !== p.measurementsBefore;
-      this.lastProbeFull = measured && this.estimator.estimateBps >= 0.9 * p.targetBps;
+      // Full: the estimate rose to (nearly) the probe's target, less the share a reading is trusted with.
+      this.lastProbeFull = measured && this.estimator.estimateBps >= 0.9 * PROBE_SHARE * p.targetBps;
       this.probes.onProbeDone(p.cluster, this.estimator.estimateBps, nowMs, measured);
       this.probe = p = undefined;
     }
     if (!p) {
       // Only transport-wide feedback measures a probe: with REMB or receiver reports it is noise.
       if (this.estimator.mode !== 'twcc') return;
-      // A probe proves the next step up (with a margin: it delivers somewhat less than its
-      // target, media coming in frames and padding per tick), not everything wanted: one step
+      // A probe proves the next step up (with a margin: it may deliver somewhat less than its
+      // target, ticks running late on a busy thread), not everything wanted: one step
       // is what an upgrade needs, and a probe at twice the estimate into a link that is full
       // already overflows it. After a probe the path carried in full, it aims for everything
-      // wanted (the probe controller caps that at twice the estimate).
-      const wanted = this.nextStepBps > 0 && !this.lastProbeFull ? Math.min(this.wantedBps, PROBE_STEP_MARGIN * this.nextStepBps) : this.wantedBps;
+      // wanted (the probe controller caps that at twice the estimate). Either way it aims
+      // above what it must prove by the share of a reading the estimator trusts: a probe
+      // aimed at exactly the wanted rate could only ever raise the estimate to 90 % of it,
+      // and additive increase then took seconds for the rest (a climb back of 17 s).
+      const need = this.nextStepBps > 0 && !this.lastProbeFull ? Math.min(this.wantedBps, PROBE_STEP_MARGIN * this.nextStepBps) : this.wantedBps;
+      const wanted = need / PROBE_SHARE;
       const d = this.probes.decide({
         nowMs,
         estimateBps: this.estimator.estimateBps,
@@ -261,33 +280,37 @@ export class DownlinkController {
       });
       if (!d) return;
       this.stats.probes++;
-      this.probe = p = { cluster: d.clusterId, targetBps: d.targetBps, endMs: nowMs + d.durationMs, owed: 0, measurementsBefore: this.estimator.probeMeasurements };
+      this.lastProbeTargetBps = d.targetBps;
+      this.probe = p = { cluster: d.clusterId, targetBps: d.targetBps, endMs: nowMs + d.durationMs, startMs: nowMs, bytesAtStart: this.bytesOut(), measurementsBefore: this.estimator.probeMeasurements };
       this.history.activeCluster = d.clusterId;
     }
     if (nowMs >= p.endMs || dt <= 0) return;
-    // Padding fills the gap between what media uses and the probe's target.
-    const extraBps = Math.max(0, p.targetBps - this.usedBps);
-    p.owed += (extraBps * dt) / 1000 / PADDING_PACKET_BITS;
-    const count = Math.floor(p.owed);
+    // Padding tops up what went out since the probe began (media and padding alike: the
+    // estimator measures the cluster from all of its packets) to the target's pace, through
+    // the end of the coming tick. Padding priced against the layers' rates fell 10-25 % short:
+    // a price is a layer's recent peak, and media between two ticks is whatever frames came.
+    const dueBytes = (p.targetBps * Math.min(nowMs + dt - p.startMs, p.endMs - p.startMs)) / 8000;
+    const owed = (dueBytes - (this.bytesOut() - p.bytesAtStart)) / PADDING_PACKET_BYTES;
+    // A backlog (the sender fell behind: a busy thread) is not sent in one burst: at most two ticks' worth.
+    const count = Math.min(Math.floor(owed), Math.ceil((2 * p.targetBps * dt) / 8000 / PADDING_PACKET_BYTES), 64);
     if (count <= 0) return;
     // Any video stream the subscriber has seen can carry padding; flowing ones first.
-    let sent = 0;
     for (const pass of [true, false]) {
       for (const t of tracks) {
         const c = t.consumer;
         if (c.kind !== 'video' || c.paused || (c.currentLayer >= 0) !== pass) continue;
-        sent = c.sendPadding(Math.min(count, 64), p.cluster);
-        if (sent > 0) break;
+        const sent = c.sendPadding(count, p.cluster);
+        if (sent > 0) {
+          this.stats.paddingBytes += sent;
+          return;
+        }
       }
-      if (sent > 0) break;
     }
-    if (sent > 0) {
-      p.owed -= sent / (PADDING_PACKET_BITS / 8);
-      this.stats.paddingBytes += sent;
-    }
-    // What could not go out now is not owed later: a backlog sent in one
-    // burst would be a flood, not a probe at the target rate.
-    if (p.owed > 1) p.owed = 1;
+  }
+
+  /** Bytes sent or waiting in the pacer to be sent, since the transport began. */
+  private bytesOut(): number {
+    return this.history.bytesStamped + this.pacer.queuedByteCount;
   }
 
   /**
@@ -319,6 +342,7 @@ export class DownlinkController {
       allocatedBps: this.usedBps,
       wantedBps: this.wantedBps,
       nextStepBps: Math.round(this.nextStepBps),
+      lastProbeTargetBps: this.lastProbeTargetBps,
       limited: this.limited,
       ...this.stats,
       estimator: this.estimator.stats(),

@@ -90,7 +90,7 @@ const MAX_PACKET_BYTES = 65_535;
  * bandwidth test's 500 kbps link read 15-20 % high, and a step up bought on
  * such a reading (601 kbps) put a 495 kbps layer on the link and lost 3 %.
  */
-const PROBE_SHARE = 0.9;
+export const PROBE_SHARE = 0.9;
 /** A loss report at least this high says the link is full (the loss controller's hold threshold). */
 const CONGESTED_LOSS = 0.02;
 /** A loss report says something about the link now for this long (receiver reports come about every second). */
@@ -369,6 +369,8 @@ export class BandwidthEstimator {
       probesDiscarded: this.clusters.tainted,
       probeRaises: this.probeRaises,
       lastProbeBps: Math.round(this.lastProbeBps),
+      lastProbeSendBps: Math.round(this.clusters.lastSendBps),
+      lastProbeRecvBps: Math.round(this.clusters.lastRecvBps),
       rembs: this.rembs,
       receiverReports: this.receiverReports,
     };

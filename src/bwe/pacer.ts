@@ -100,6 +100,11 @@ export class Pacer {
     return this.bufs.length - this.head;
   }
 
+  /** Bytes waiting. */
+  get queuedByteCount(): number {
+    return this.queuedBytes;
+  }
+
   /** How long the queue takes to drain at the pacing rate (ms; 0 when unpaced). */
   get queueMs(): number {
     return this.rateBps > 0 ? (this.queuedBytes * 8000) / this.rateBps : 0;

@@ -80,6 +80,9 @@ export class ProbeClusters {
   /** Results taken (a qualifying measurement), and clusters discarded for overuse. */
   results = 0;
   tainted = 0;
+  /** The send and receive rates (bps) behind the last result taken: why a probe read what it did. */
+  lastSendBps = 0;
+  lastRecvBps = 0;
 
   constructor(opts: ProbeClustersOptions = {}) {
     this.minPackets = opts.minPackets ?? 5;
@@ -134,24 +137,30 @@ export class ProbeClusters {
   /** The best qualifying delivery rate (bps) among the clusters this feedback fed; 0 if none. */
   bestTouched(): number {
     let best = 0;
+    let bestCluster: Cluster | undefined;
     for (const c of this.clusters) {
       if (!c.touched || c.tainted) continue;
       const r = this.rate(c);
-      if (r > best) best = r;
+      if (r > best) {
+        best = r;
+        bestCluster = c;
+      }
     }
-    if (best > 0) this.results++;
+    if (bestCluster) {
+      this.results++;
+      this.lastSendBps = sendRate(bestCluster);
+      this.lastRecvBps = recvRate(bestCluster);
+    }
     return best;
   }
 
   private rate(c: Cluster): number {
     if (c.received < this.minPackets || c.received < this.minReceivedRatio * (c.received + c.lost)) return 0;
     if (c.tailReceived < 2) return 0;
-    const recvSpan = c.lastArrival - c.firstArrival;
-    if (!(recvSpan > 0)) return 0;
-    const recv = ((c.recvBytes - c.firstArrivalSize) * 8000) / recvSpan;
-    const sendSpan = c.lastSend - c.firstSend;
-    if (sendSpan < this.minSendSpanMs) return 0;
-    const send = sendSpan > 0 ? ((c.sentBytes - c.lastSendSize) * 8000) / sendSpan : Infinity;
+    const recv = recvRate(c);
+    if (!(recv > 0)) return 0;
+    if (c.lastSend - c.firstSend < this.minSendSpanMs) return 0;
+    const send = sendRate(c);
     const r = recv < send ? recv : send;
     return Number.isFinite(r) && r > 0 ? r : 0;
   }
@@ -169,4 +178,16 @@ export class ProbeClusters {
     oldest.used = ++this.stamp;
     return oldest;
   }
+}
+
+/** Bytes after the first arrival over the receive span (bps); 0 without a span. */
+function recvRate(c: Cluster): number {
+  const span = c.lastArrival - c.firstArrival;
+  return span > 0 ? ((c.recvBytes - c.firstArrivalSize) * 8000) / span : 0;
+}
+
+/** Bytes before the last send over the send span (bps); Infinity without a span (one instant). */
+function sendRate(c: Cluster): number {
+  const span = c.lastSend - c.firstSend;
+  return span > 0 ? ((c.sentBytes - c.lastSendSize) * 8000) / span : Infinity;
 }

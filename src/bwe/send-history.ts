@@ -34,6 +34,8 @@ export class SendHistory {
   /** Highest extended sequence number any feedback reported (to unwrap the 16-bit base). */
   private lastFeedbackSeq = 0;
   packetsStamped = 0;
+  /** Bytes of every packet stamped so far (a probe counts what went out during it). */
+  bytesStamped = 0;
   feedbackPackets = 0;
   /** Reported numbers we have no send record for (too old, or never sent). */
   unknownReports = 0;
@@ -52,6 +54,7 @@ export class SendHistory {
     this.probe[i] = probeCluster;
     this.resent[i] = retransmission ? 1 : 0;
     this.packetsStamped++;
+    this.bytesStamped += bytes;
     writeTransportWideSeq(ext & 0xffff, buf, at);
     return ext & 0xffff;
   }

@@ -137,3 +137,71 @@ t.test('a layer arriving without a price yet changes nothing: the allocation hol
   t.same(v.given.at(-1), [2, 2], 'priced and paid for: layer 2');
   d.close();
 });
+
+t.test('after the link shows itself full, egress stays at 1 x the estimate for 10 s, even with nothing more wanted', async (t) => {
+  const d = new DownlinkController();
+  const costs = [150_000, 400_000, 1_200_000];
+  const v = fakeVideo('v', costs);
+  const tracks: DownlinkTrack[] = [{ consumer: v.consumer, priority: Priority.Video }];
+  d.onRemb(3_000_000, 0);
+  d.tick(0, tracks);
+  t.equal(d.pacer.rateBps, 2.5 * d.estimateBps, 'an open link: 2.5 x');
+  // The estimate falls to 600 kbps: the link just showed its limit.
+  d.onRemb(600_000, 600);
+  d.tick(600, tracks);
+  t.same(v.given.at(-1), [1, 2]);
+  // The publisher pauses its top layer: nothing wants more than the estimate gives.
+  costs.pop();
+  d.tick(1200, tracks);
+  t.equal(d.snapshot().limited, false, 'nothing is limited');
+  t.equal(d.pacer.rateBps, d.estimateBps, 'but the link was full 0.6 s ago: a keyframe waits here, at 1 x');
+  d.tick(10_500, tracks);
+  t.equal(d.pacer.rateBps, d.estimateBps, 'still within 10 s');
+  d.tick(10_700, tracks);
+  t.equal(d.pacer.rateBps, 2.5 * d.estimateBps, '10 s without a sign of a full link: bursts pass at 2.5 x again');
+  d.close();
+});
+
+t.test('a probe sends its target in all, media and padding together, aiming above the step it must prove', async (t) => {
+  const d = new DownlinkController();
+  const costs = [150_000, 400_000, 1_200_000];
+  let nowMs = 0;
+  const v = fakeVideo('v', costs);
+  const buf = Buffer.alloc(2);
+  // Padding goes out at once (no pacer here), stamped into the probe's cluster like any packet.
+  (v.consumer as unknown as { sendPadding: (n: number, cluster: number) => number }).sendPadding = (n, cluster) => {
+    for (let k = 0; k < n; k++) d.history.stamp(buf, 0, 275, nowMs, cluster);
+    return n * 275;
+  };
+  const tracks: DownlinkTrack[] = [{ consumer: v.consumer, priority: Priority.Video }];
+  // Steady transport-wide feedback at 960 kbps: the 1 Mbps start estimate buys layer 1, the top layer is wanted.
+  for (let now = 100; now <= 1000; now += 100) {
+    const results = [];
+    for (let i = 0; i < 10; i++) results.push({ sendMs: now - 100 + i * 10, size: 1200, arrivalMs: 50_000 + now - 100 + i * 10, probeCluster: -1 });
+    d.estimator.onTransportFeedback(results, now);
+  }
+  let probeStart = -1;
+  let bytesAtStart = 0;
+  let target = 0;
+  for (nowMs = 1000; nowMs <= 2000; nowMs += 20) {
+    // Media: 1000 bytes a tick (400 kbps), uneven in time like frames are.
+    if ((nowMs / 20) % 3 === 0) d.history.stamp(buf, 0, 3000, nowMs);
+    const before = d.history.bytesStamped;
+    d.tick(nowMs, tracks);
+    const j = d.toJSON() as { probes: number; lastProbeTargetBps: number };
+    if (j.probes > 0 && probeStart < 0) {
+      probeStart = nowMs;
+      target = j.lastProbeTargetBps;
+      // What went out before this tick is not the probe's.
+      bytesAtStart = before;
+    }
+    if (probeStart >= 0 && nowMs >= probeStart + 140) break;
+  }
+  t.ok(probeStart >= 0, 'a probe ran');
+  // Its reading becomes an estimate of 90 % of it, which must cover the top layer with the 15 % headroom.
+  t.ok(0.9 * target >= 1_200_000 / 0.85 - 1, `the target (${target} bps) proves the step after the 90 % share`);
+  const sent = d.history.bytesStamped - bytesAtStart;
+  const due = (target * 150) / 8000;
+  t.ok(sent >= 0.9 * due && sent <= 1.1 * due, `sent ${sent} bytes in the probe's 150 ms, its target's pace gives ${Math.round(due)}`);
+  d.close();
+});
