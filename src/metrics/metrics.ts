@@ -389,7 +389,7 @@ export class SfuMetrics {
     def({
       type: 'counter',
       name: 'sfud_pacer_packets_total',
-      help: 'Subscriber egress pacing (2.5 x the estimate, 1 x while it limits the subscriber): paced (held back to spread a burst), dropped (the queue was full)',
+      help: 'Subscriber egress pacing (2.5 x the estimate, 1 x near the link capacity): paced (held back to spread a burst), dropped (the queue was full)',
       labelNames: ['what'],
       read: () => {
         const t = downlinks();
