@@ -11,9 +11,15 @@
  *   But when the receiver got what was sent as fast as it was sent (the
  *   flow was application-limited: a thin layer and one burst, a keyframe),
  *   the acknowledged rate says what was sent, not what the link carries:
- *   then the decrease is `beta` x the estimate itself, once per interval.
+ *   then the cut is `beta` x the estimate itself, once per interval.
  *   Cutting to 0.85 x a 106 kbps acknowledged rate put a 500 kbps link's
  *   estimate at 44 kbps in the bandwidth test and paused video for 4 s.
+ *   And when the acknowledged rate is unmeasured (its window held a
+ *   silence over 200 ms or under 8 packets: it measured the sender's
+ *   pauses, not the link), the cut is `beta` x the estimate the overuse
+ *   found, once for the whole overuse: cutting by 0.85 x such a rate,
+ *   while sfud had stopped a layer and waited for the next one's keyframe,
+ *   put the estimate at its 30 kbps floor for 10 s.
  *   Each decrease feeds the acknowledged rate into the link-capacity
  *   estimate (an average and a variance of the rates at which we hit the
  *   ceiling).
@@ -64,6 +70,8 @@ export class AimdRateControl {
   private linkNormVar = MIN_NORM_VAR;
   private lastUpdateMs = NaN;
   private lastDecreaseMs = -Infinity;
+  /** The estimate when the current overuse began (-1: not overusing). */
+  private overuseFromBps = -1;
   decreases = 0;
 
   constructor(opts: AimdOptions) {
@@ -76,15 +84,20 @@ export class AimdRateControl {
 
   /**
    * One feedback's verdict. `ackedBps` 0 = unknown; `rttMs` > 0; `sentBps`:
-   * the send rate of the packets `ackedBps` measures (0 = unknown).
+   * the send rate of the packets `ackedBps` measures (0 = unknown);
+   * `busyAckedBps`: the acknowledged rate over a window the link was kept
+   * busy through (`AckedRate.busyBps`; 0 = unknown: the window held a
+   * silence or too few packets), the only one a cut takes as the link's.
    */
-  update(signal: DelaySignal, ackedBps: number, rttMs: number, nowMs: number, sentBps = 0): void {
+  update(signal: DelaySignal, ackedBps: number, rttMs: number, nowMs: number, sentBps = 0, busyAckedBps = ackedBps): void {
     const last = this.lastUpdateMs;
     this.lastUpdateMs = nowMs;
     const dtMs = last === last ? Math.min(Math.max(nowMs - last, 0), 1000) : 0;
+    if (signal !== 'overusing') this.overuseFromBps = -1;
+    else if (this.overuseFromBps < 0) this.overuseFromBps = this.bps;
     switch (signal) {
       case 'overusing':
-        this.decrease(ackedBps, rttMs, nowMs, sentBps);
+        this.decrease(ackedBps, rttMs, nowMs, sentBps, busyAckedBps);
         return;
       case 'underusing':
         this.state = 'hold';
@@ -105,16 +118,20 @@ export class AimdRateControl {
     this.linkBps = -1;
   }
 
-  private decrease(ackedBps: number, rttMs: number, nowMs: number, sentBps: number): void {
+  private decrease(ackedBps: number, rttMs: number, nowMs: number, sentBps: number, busyBps: number): void {
     const interval = rttMs < 10 ? 10 : rttMs > 200 ? 200 : rttMs;
-    const appLimited = ackedBps > 0 && sentBps > 0 && ackedBps >= APP_LIMITED_RATIO * sentBps && ackedBps < this.bps;
-    const collapsed = !appLimited && ackedBps > 0 && ackedBps < 0.5 * this.bps;
+    const measured = busyBps > 0;
+    const appLimited = measured && sentBps > 0 && ackedBps >= APP_LIMITED_RATIO * sentBps && ackedBps < this.bps;
+    const collapsed = measured && !appLimited && busyBps < 0.5 * this.bps;
     if (nowMs - this.lastDecreaseMs < interval && !collapsed) return;
-    const base = ackedBps > 0 && !appLimited ? ackedBps : this.bps;
+    // Unmeasured: one cut for the whole overuse, no compounding; application-limited: the
+    // estimate itself, cut again while the overuse lasts (a flow at its estimate just above the
+    // link reads as "the link kept up" within 10 %, and only repeated cuts drain its queue).
+    const base = !measured ? (this.overuseFromBps > 0 ? this.overuseFromBps : this.bps) : appLimited ? this.bps : busyBps;
     const next = this.clamp(this.beta * base);
     if (next < this.bps) this.bps = next;
     // An application-limited rate is no sample of the link's capacity.
-    if (ackedBps > 0 && !appLimited) this.onCapacitySample(ackedBps);
+    if (measured && !appLimited) this.onCapacitySample(busyBps);
     this.state = 'hold';
     this.lastDecreaseMs = nowMs;
     this.decreases++;

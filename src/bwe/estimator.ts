@@ -278,7 +278,7 @@ export class BandwidthEstimator {
         this.rttMs = 0.875 * this.rttMs + 0.125 * Math.min(Math.max(minRtt, 1), 10_000);
       }
       // Empty or all-lost feedback says nothing about delay: only loss accounting moves.
-      this.aimd.update(this.delay.signal, this.acked.bps(), this.rttMs, now, this.sentOfAcked.bps());
+      this.aimd.update(this.delay.signal, this.acked.bps(), this.rttMs, now, this.sentOfAcked.bps(), this.acked.busyBps());
       if (this.delay.signal === 'overusing') sawOveruse = true;
       if (sawOveruse) this.clusters.taintTouched();
       else this.applyProbe(this.clusters.bestTouched());

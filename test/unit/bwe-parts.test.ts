@@ -191,6 +191,33 @@ t.test('acknowledged rate: exact for a steady stream, unknown when too short, re
   const small = new AckedRate({ capacity: 16 });
   for (let i = 0; i < 100; i++) small.add(i, 125);
   t.equal(small.bps(), 0, 'a ring too small for the min span stays unknown rather than lying');
+  // The link's rate is measured only over a window it was kept busy through.
+  const thin = new AckedRate();
+  for (let i = 0; i < 100; i++) thin.add(i * 16, 1000);
+  t.equal(thin.busyBps(), 500_000, 'a busy 500 kbps link');
+  thin.add(1600 + 250, 1000);
+  t.equal(thin.busyBps(), 0, 'a 250 ms silence in the window: unmeasured');
+  t.ok(thin.bps() > 0, 'though the plain rate (the cap on growth) is still known');
+  for (let i = 1; i <= 40; i++) thin.add(1850 + i * 16, 1000);
+  t.equal(thin.busyBps(), 500_000, 'the silence left the window: measured again');
+  const few = new AckedRate();
+  for (let i = 0; i < 6; i++) few.add(i * 40, 1000);
+  t.equal(few.busyBps(), 0, 'six packets: unmeasured');
+  t.ok(few.bps() > 0);
+});
+
+t.test('AIMD: overuse with no measured link rate cuts once by beta for the whole overuse, not by beta per verdict', async (t) => {
+  const a = new AimdRateControl({ startBps: 2_000_000, minBps: 30_000, maxBps: 20_000_000 });
+  // The link fills: 520 kbps arrive of 1.6 Mbps sent.
+  a.update('overusing', 520_000, 20, 1000, 1_600_000);
+  t.equal(a.bps, 0.85 * 520_000, '0.85 x acknowledged');
+  // The layer stops: the window holds a silence (the plain rate reads 39 kbps), the verdict stays overuse.
+  for (let now = 1100; now <= 2500; now += 100) a.update('overusing', 39_000, 20, now, 45_000, 0);
+  t.equal(a.bps, 0.85 * 520_000, 'no compounding cut on no measurement');
+  // A new overuse with nothing measured: one cut from where it found the estimate.
+  a.update('normal', 0, 20, 2600);
+  for (let now = 2700; now <= 3500; now += 100) a.update('overusing', 39_000, 20, now, 45_000, 0);
+  t.ok(Math.abs(a.bps - 0.85 * 0.85 * 520_000) < 1, `one cut for the new overuse (${Math.round(a.bps)})`);
 });
 
 t.test('probe clusters: min(send, receive) rate, thresholds, taint, recycling', async (t) => {
