@@ -58,6 +58,16 @@ const PACING_FACTOR = 2.5;
  */
 const LIMITED_PACING_FACTOR = 1.0;
 const CONGESTION_MEMORY_MS = 10_000;
+/**
+ * Near capacity the pacer may hold this much (ms at the estimate) before it
+ * drains faster (libwebrtc's pacer allows 2 s; elsewhere 500 ms). A noisy
+ * 180p keyframe was 41 KB, 1.1 s at a 300 kbps estimate: drained within
+ * 500 ms it went out at 650 kbps into a 500 kbps link and lost 3.5 %. A late
+ * keyframe delays one subscriber's switch; a lost one costs a retransmission
+ * or another keyframe on a link that is already full.
+ */
+const NEAR_CAPACITY_MAX_QUEUE_MS = 2000;
+const MAX_QUEUE_MS = 500;
 /** A probe toward the next step aims this much above it. */
 const PROBE_STEP_MARGIN = 1.15;
 /** While a probe runs the pacer lets its target through with this much to spare. */
@@ -174,6 +184,7 @@ export class DownlinkController {
     const probe = this.probe;
     const nearCapacity = this.limited || nowMs - this.lastCongestedMs < CONGESTION_MEMORY_MS;
     const factor = nearCapacity ? LIMITED_PACING_FACTOR : PACING_FACTOR;
+    this.pacer.maxQueueMs = nearCapacity ? NEAR_CAPACITY_MAX_QUEUE_MS : MAX_QUEUE_MS;
     this.pacer.rateBps = Math.max(factor * est, probe && nowMs < probe.endMs ? PROBE_PACING_FACTOR * probe.targetBps : 0);
   }
 

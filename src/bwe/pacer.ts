@@ -16,9 +16,11 @@
  *   misses); it spends budget like the rest.
  * - Everything else waits in one FIFO, so each SSRC's order is kept (SRTP
  *   and the receiver's jitter buffer see what the consumer sent).
- * - A queue that would take longer than `MAX_QUEUE_MS` to drain at the
- *   pacing rate drains faster instead: pacing must smooth bursts, not add
- *   seconds of delay when the estimate is low. Past `MAX_QUEUE_PACKETS` the
+ * - A queue that would take longer than `maxQueueMs` (500 ms) to drain at
+ *   the pacing rate drains faster instead: pacing must smooth bursts, not
+ *   add seconds of delay when the estimate is low. Near the link's
+ *   capacity the owner allows more (see DownlinkController): draining
+ *   faster than the estimate there overflows the link's queue. Past `MAX_QUEUE_PACKETS` the
  *   oldest packet is dropped and counted (memory stays bounded).
  * - Transport-wide sequence numbers are written when a packet leaves, with
  *   that send time: the delay-based estimator must see the link's queueing,
@@ -57,7 +59,7 @@ export interface PacerOptions {
 const BURST_MS = 5;
 /** The drain timer's interval while something is queued. */
 const DRAIN_INTERVAL_MS = 5;
-/** The queue is drained within about this long whatever the rate. */
+/** The queue is drained within about this long whatever the rate (the default of `maxQueueMs`). */
 const MAX_QUEUE_MS = 500;
 const MAX_QUEUE_PACKETS = 2048;
 /** An elapsed time longer than this (a stalled event loop) adds no more budget than this. */
@@ -66,6 +68,8 @@ const MAX_REFILL_MS = 50;
 export class Pacer {
   /** Pacing rate in bits per second; 0 sends everything at once. */
   rateBps = 0;
+  /** A queue that would take longer to drain at `rateBps` (ms) drains faster. */
+  maxQueueMs = MAX_QUEUE_MS;
   private budget = 0;
   private lastRefillMs = NaN;
   private readonly now: () => number;
@@ -145,9 +149,9 @@ export class Pacer {
     this.refill(now);
     const qms = this.queueMs;
     if (qms > this.stats.maxQueueMs) this.stats.maxQueueMs = Math.round(qms);
-    // A queue longer than MAX_QUEUE_MS gets the rate that drains it in that time, until it is empty.
-    if (qms > MAX_QUEUE_MS) {
-      const need = (this.queuedBytes * 8000) / MAX_QUEUE_MS;
+    // A queue longer than maxQueueMs gets the rate that drains it in that time, until it is empty.
+    if (qms > this.maxQueueMs) {
+      const need = (this.queuedBytes * 8000) / this.maxQueueMs;
       if (need > this.drainBps) this.drainBps = need;
     }
     while (this.head < this.bufs.length && (this.rateBps <= 0 || this.budget > 0)) {

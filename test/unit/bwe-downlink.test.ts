@@ -138,7 +138,7 @@ t.test('a layer arriving without a price yet changes nothing: the allocation hol
   d.close();
 });
 
-t.test('after the link shows itself full, egress stays at 1 x the estimate for 10 s, even with nothing more wanted', async (t) => {
+t.test('after the link shows itself full, egress stays at 1 x the estimate (queueing up to 2 s) for 10 s, even with nothing more wanted', async (t) => {
   const d = new DownlinkController();
   const costs = [150_000, 400_000, 1_200_000];
   const v = fakeVideo('v', costs);
@@ -155,10 +155,12 @@ t.test('after the link shows itself full, egress stays at 1 x the estimate for 1
   d.tick(1200, tracks);
   t.equal(d.snapshot().limited, false, 'nothing is limited');
   t.equal(d.pacer.rateBps, d.estimateBps, 'but the link was full 0.6 s ago: a keyframe waits here, at 1 x');
+  t.equal(d.pacer.maxQueueMs, 2000, 'for up to 2 s before the pacer drains faster than the estimate');
   d.tick(10_500, tracks);
   t.equal(d.pacer.rateBps, d.estimateBps, 'still within 10 s');
   d.tick(10_700, tracks);
   t.equal(d.pacer.rateBps, 2.5 * d.estimateBps, '10 s without a sign of a full link: bursts pass at 2.5 x again');
+  t.equal(d.pacer.maxQueueMs, 500, 'and a queue over 500 ms drains faster');
   d.close();
 });
 
