@@ -312,6 +312,26 @@ t.test('an allocation below the current layer without congestion moves down at t
   t.equal((consumer.getStats() as { congestionStops: number }).congestionStops, 0, 'no congestion stop');
 });
 
+t.test('a move down waiting for its keyframe stops the current layer at once when the link then shows itself full', async (t) => {
+  const { consumer, sink, frame } = setup();
+  frame([2]);
+  frame();
+  sink.take();
+  consumer.setAllocatedLayers(0, 2);
+  frame();
+  t.equal(sink.take().length, 2, 'layer 2 flows while layer 0\'s keyframe is due');
+  // The same allocation again, now on a congested link.
+  consumer.setAllocatedLayers(0, 2, true);
+  frame();
+  t.equal(sink.take().length, 0, 'layer 2 stopped');
+  t.equal((consumer.getStats() as { congestionStops: number }).congestionStops, 1, 'a congestion stop');
+  consumer.setAllocatedLayers(0, 2, true);
+  t.equal((consumer.getStats() as { congestionStops: number }).congestionStops, 1, 'once');
+  frame([0]);
+  const after = sink.take();
+  t.ok(after[0]!.key && after[0]!.width === 320, 'layer 0 from its keyframe on');
+});
+
 t.test('a layer stopped for congestion is not resent: only what follows the stop is', async (t) => {
   const { consumer, sink, frame, clock } = setup();
   frame([2]);
