@@ -47,7 +47,7 @@ const PACING_FACTOR = 2.5;
  * above it lands in the link's queue faster than it drains. A step up's
  * keyframe, even at 1.5 x, overflowed a 300 ms queue that way in the
  * bandwidth test (2 runs in 8 over 2 % loss); at 1 x it waits here instead,
- * where it delays only this subscriber's video (up to the pacer's 500 ms
+ * where it delays only this subscriber's video (up to the pacer's 2 s
  * bound) and loses nothing. The link is near capacity while the allocation
  * is limited by the estimate, and for `CONGESTION_MEMORY_MS` after the link
  * last showed itself full (see `BandwidthEstimator.congested`): the estimate
