@@ -292,13 +292,19 @@ t.test('NACKs are answered with the header first sent, across a switch', async (
   t.notOk(consumer.retransmit((outs.at(-1)!.seq + 10) & 0xffff), 'never sent: miss');
 });
 
-t.test('an allocation below the current layer without congestion moves down at the keyframe, the current layer flowing until then', async (t) => {
-  const { consumer, sink, frame } = setup();
-  frame([2]);
-  frame();
-  sink.take();
+/** On layer 2, then allocated layer 0 on a link not measured full: layer 0's keyframe is due. */
+function movingDownFromTop() {
+  const s = setup();
+  s.frame([2]);
+  s.frame();
+  s.sink.take();
   // An estimate still climbing from its start buys only layer 0: not a full link, so no freeze.
-  consumer.setAllocatedLayers(0, 2);
+  s.consumer.setAllocatedLayers(0, 2);
+  return s;
+}
+
+t.test('an allocation below the current layer without congestion moves down at the keyframe, the current layer flowing until then', async (t) => {
+  const { consumer, sink, frame } = movingDownFromTop();
   frame();
   frame();
   const waiting = sink.take();
@@ -313,11 +319,7 @@ t.test('an allocation below the current layer without congestion moves down at t
 });
 
 t.test('a move down waiting for its keyframe stops the current layer at once when the link then shows itself full', async (t) => {
-  const { consumer, sink, frame } = setup();
-  frame([2]);
-  frame();
-  sink.take();
-  consumer.setAllocatedLayers(0, 2);
+  const { consumer, sink, frame } = movingDownFromTop();
   frame();
   t.equal(sink.take().length, 2, 'layer 2 flows while layer 0\'s keyframe is due');
   // The same allocation again, now on a congested link.
