@@ -109,6 +109,12 @@ function scenarioSection(rep: BenchReport, s: ScenarioEntry, maxLoss: number): s
       if (r.udpDrops.loadgen > 0) {
         out.push(`- ${run.server} at ${r.n}: the load generator's own sockets dropped ${r.udpDrops.loadgen} datagrams (it fell behind): that loss is not the server's alone`);
       }
+      const e = r.bandwidthEvents;
+      if (e && r.lossPct > 0 && e.congestionStops + e.pacerDropped + e.limitedSubscribers + e.videoWithoutLayer > 0) {
+        out.push(
+          `- ${run.server} at ${r.n}: its bandwidth estimates acted in the window (${e.congestionStops} congestion stops, ${e.pacerDropped} pacer drops; at its end ${e.limitedSubscribers} subscribers limited, ${e.videoWithoutLayer} video tracks without a layer): part of the loss is video it chose not to send`,
+        );
+      }
     }
     const profile = run.steps[0]?.srtpProfile;
     if (profile) out.push(`- ${run.server}: SRTP ${profile}`);

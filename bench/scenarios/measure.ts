@@ -10,7 +10,7 @@ import { RtcConnection } from '../loadgen/connection.js';
 import type { Histogram } from '../loadgen/histogram.js';
 import type { MediaSink, MediaSource } from '../loadgen/media.js';
 import { cpuSeconds, hostBusySeconds, rssBytes, udpDropsByPort, udpSockets } from '../loadgen/proc.js';
-import { overServerPids, type BenchClient, type RunningServer } from '../servers/types.js';
+import { overServerPids, type BandwidthEvents, type BenchClient, type RunningServer } from '../servers/types.js';
 import type { ScenarioOptions, ScenarioRun, StepResult } from './types.js';
 
 /** Other processes used more than this much of a core (%) during a window: it is not comparable. */
@@ -149,6 +149,7 @@ export async function measureWindow(
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const queues = { serverMax: 0, serverSum: 0, genMax: 0, genSum: 0, samples: 0 };
+  const eventsBefore = await bandwidthEvents(server);
   const a = snapshot(server, sinks, sources);
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
@@ -168,6 +169,7 @@ export async function measureWindow(
   }
   const b = snapshot(server, sinks, sources);
   loop.disable();
+  const eventsAfter = await bandwidthEvents(server);
   const lat = latency.summary();
   const wall = (b.wallMs - a.wallMs) / 1000;
   const forwarded = b.received - a.received;
@@ -195,7 +197,26 @@ export async function measureWindow(
       loadgenMean: queues.genSum / Math.max(1, queues.samples) / 1024,
       loadgenMax: queues.genMax / 1024,
     },
+    ...(eventsBefore && eventsAfter
+      ? {
+          bandwidthEvents: {
+            congestionStops: eventsAfter.congestionStops - eventsBefore.congestionStops,
+            pacerDropped: eventsAfter.pacerDropped - eventsBefore.pacerDropped,
+            limitedSubscribers: eventsAfter.limitedSubscribers,
+            videoWithoutLayer: eventsAfter.videoWithoutLayer,
+          },
+        }
+      : {}),
   };
+}
+
+/** The server's bandwidth decisions now, if it reports them; a failed read is no figure, not a failed window. */
+async function bandwidthEvents(server: RunningServer): Promise<BandwidthEvents | undefined> {
+  try {
+    return await server.bandwidthEvents?.();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Join-time percentiles over `sinks` (each measured from its own start). */

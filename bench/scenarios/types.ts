@@ -5,7 +5,7 @@
  * servers side by side (report/).
  */
 import type { DtlsCertificate } from '../../src/dtls/certificate.js';
-import type { RunningServer } from '../servers/types.js';
+import type { BandwidthEvents, RunningServer } from '../servers/types.js';
 
 export interface ScenarioOptions {
   /** The sweep: subscribers (fan-out) or participants (meeting) per step, ascending. */
@@ -94,6 +94,12 @@ export interface StepResult {
   /** Receive-queue depth sampled every 250 ms: where packets wait (the server's sockets or the clients'). */
   udpRxQueueKB: { serverMean: number; serverMax: number; loadgenMean: number; loadgenMax: number };
   srtpProfile: string | null;
+  /**
+   * The server's bandwidth decisions over the window (counters: the
+   * window's increase; subscriber and track states: at its end), when the
+   * server reports them (see RunningServer.bandwidthEvents).
+   */
+  bandwidthEvents?: BandwidthEvents;
   /** Windows measured for this step (more than 1: earlier ones were disturbed; the least disturbed is kept). */
   windows: number;
 }

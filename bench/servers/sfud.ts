@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeTcpPort, freeUdpPort, spawnLogged, stopChild, waitForHttp } from './process.js';
 import { joinIon } from './ion.js';
-import type { RunningServer, ServerSpec, StartContext } from './types.js';
+import type { BandwidthEvents, RunningServer, ServerSpec, StartContext } from './types.js';
 
 export const sfudServer: ServerSpec = {
   name: 'sfud',
@@ -44,8 +44,28 @@ export const sfudServer: ServerSpec = {
       isServerPort: (p) => p === udpPort,
       join: (o) => joinIon(url, host, o),
       info: { signalling: url, udpPort },
+      bandwidthEvents: async () => parseBandwidthEvents(await (await fetch(`http://${host}:${httpPort}/metrics`)).text()),
       log: () => c.log,
       stop: () => stopChild(c),
     };
   },
 };
+
+/** The sample of one exact series (`name{labels}`) in Prometheus text; 0 when absent. */
+function sample(text: string, series: string): number {
+  const at = text.indexOf(`\n${series} `);
+  if (at < 0) return 0;
+  const v = Number.parseFloat(text.slice(at + series.length + 2, text.indexOf('\n', at + 1) >>> 0));
+  return Number.isFinite(v) ? v : 0;
+}
+
+/** sfud's bandwidth decisions, from its /metrics text. */
+export function parseBandwidthEvents(text: string): BandwidthEvents {
+  const t = `\n${text}`;
+  return {
+    congestionStops: sample(t, 'sfud_layer_changes_total{event="congestion_stop"}'),
+    pacerDropped: sample(t, 'sfud_pacer_packets_total{what="dropped"}'),
+    limitedSubscribers: sample(t, 'sfud_downlink_subscribers{state="limited"}'),
+    videoWithoutLayer: sample(t, 'sfud_consumer_layers{layer="none"}'),
+  };
+}

@@ -48,6 +48,14 @@ export interface RunningServer {
   join(o: JoinOptions): Promise<BenchClient>;
   /** Version and settings worth keeping next to the numbers. */
   readonly info: Record<string, unknown>;
+  /**
+   * The server's own account of video it chose not to send, read before and
+   * after a window (sfud: from its Prometheus metrics). A subscriber whose
+   * bandwidth estimate paused or lowered its video misses packets that the
+   * window counts as lost; these say how much of the loss was the server's
+   * choice. Absent for servers that do not expose one.
+   */
+  bandwidthEvents?(): Promise<BandwidthEvents>;
   /** The first lines the server printed (for failures). */
   log(): string[];
   stop(): Promise<void>;
@@ -82,4 +90,16 @@ export interface ServerSpec {
 /** Sum of `read(pid)` over the server's processes; a process that is gone counts 0. */
 export function overServerPids(server: RunningServer, read: (pid: number) => number): number {
   return sumOverPids([server.pid, ...(server.extraPids ?? [])], read);
+}
+
+/** Counters are totals since the server started; the last two are the state now. */
+export interface BandwidthEvents {
+  /** Layers stopped at once because the allocation fell below them. */
+  congestionStops: number;
+  /** Packets dropped from a full subscriber pacer. */
+  pacerDropped: number;
+  /** Subscribers whose estimate is below what their tracks want. */
+  limitedSubscribers: number;
+  /** Video tracks sent without a layer now (paused by the allocation, or waiting for a keyframe). */
+  videoWithoutLayer: number;
 }

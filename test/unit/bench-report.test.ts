@@ -11,6 +11,7 @@ import { talkLevel, TALK } from '../../bench/scenarios/talk.js';
 import { commandLine, defaultOptions, minimalRunMs, parseArgs, plannedSteps } from '../../bench/run.js';
 import { fanoutScenario } from '../../bench/scenarios/fanout.js';
 import { meetingScenario } from '../../bench/scenarios/meeting.js';
+import { parseBandwidthEvents } from '../../bench/servers/sfud.js';
 
 function step(n: number, us: number, p99: number, loss = 0): StepResult {
   return {
@@ -114,6 +115,33 @@ t.test('the Markdown report puts servers side by side per N', async (t) => {
   t.match(marked, /\| 10 † \| janus \|/, 'a disturbed window is marked');
   t.match(marked, /† other processes used more than 25% of a core/);
   t.match(marked, /- janus at 25: the load generator's own sockets dropped 42 datagrams/);
+  t.notMatch(marked, /bandwidth estimates acted/, 'no server events reported: no line');
+  // Loss while sfud's estimates paused or stopped video: the report says so.
+  const paused = report();
+  const s0 = paused.runs[0]!.steps[0]!;
+  s0.lossPct = 3;
+  s0.bandwidthEvents = { congestionStops: 2, pacerDropped: 0, limitedSubscribers: 4, videoWithoutLayer: 1 };
+  paused.runs[0]!.steps[1]!.bandwidthEvents = { congestionStops: 0, pacerDropped: 0, limitedSubscribers: 0, videoWithoutLayer: 0 };
+  const md2 = renderMarkdown(paused);
+  t.match(md2, /- sfud at 10: its bandwidth estimates acted in the window \(2 congestion stops, 0 pacer drops; at its end 4 subscribers limited, 1 video tracks without a layer\)/);
+  t.notMatch(md2, /sfud at 25: its bandwidth/, 'nothing acted: no line');
+});
+
+t.test('sfud\'s bandwidth decisions are read from its Prometheus text', async (t) => {
+  const text = [
+    '# HELP sfud_layer_changes_total Video layer events',
+    '# TYPE sfud_layer_changes_total counter',
+    'sfud_layer_changes_total{event="switch"} 7',
+    'sfud_layer_changes_total{event="congestion_stop"} 3',
+    'sfud_pacer_packets_total{what="paced"} 1000',
+    'sfud_pacer_packets_total{what="dropped"} 12',
+    'sfud_downlink_subscribers{state="estimated"} 25',
+    'sfud_downlink_subscribers{state="limited"} 5',
+    'sfud_consumer_layers{layer="none"} 2',
+    '',
+  ].join('\n');
+  t.same(parseBandwidthEvents(text), { congestionStops: 3, pacerDropped: 12, limitedSubscribers: 5, videoWithoutLayer: 2 });
+  t.same(parseBandwidthEvents('sfud_layer_changes_total{event="congestion_stop"} 4'), { congestionStops: 4, pacerDropped: 0, limitedSubscribers: 0, videoWithoutLayer: 0 }, 'the first line, the last line, absent series');
 });
 
 t.test('the SVG chart: one polyline per server per panel, escaped text, finite coordinates', async (t) => {
