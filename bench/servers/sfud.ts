@@ -55,7 +55,8 @@ export const sfudServer: ServerSpec = {
 function sample(text: string, series: string): number {
   const at = text.indexOf(`\n${series} `);
   if (at < 0) return 0;
-  const v = Number.parseFloat(text.slice(at + series.length + 2, text.indexOf('\n', at + 1) >>> 0));
+  // parseFloat stops at the end of the number (the line's end).
+  const v = Number.parseFloat(text.slice(at + series.length + 2));
   return Number.isFinite(v) ? v : 0;
 }
 

@@ -13,13 +13,13 @@
  * probe controller); this class only gathers their inputs from consumers and
  * applies their outputs (STYLE.md 5). Driven by the peer's 20 ms RTCP tick.
  */
-import type { Consumer } from '../router/consumer.js';
+import { PADDING_PACKET_BYTES, type Consumer } from '../router/consumer.js';
 import type { TwccPacket } from '../rtp/rtcp/index.js';
 import { BandwidthEstimator, PROBE_SHARE } from './estimator.js';
 import { allocate, type AllocationTrack, type TrackOption } from './allocator.js';
 import { ProbeController } from './probe-controller.js';
 import { SendHistory } from './send-history.js';
-import { Pacer } from './pacer.js';
+import { DEFAULT_MAX_QUEUE_MS, Pacer } from './pacer.js';
 import type { PacketResult } from './estimator.js';
 
 /** How often the estimate is re-spent across consumers. */
@@ -38,8 +38,6 @@ const PROBE_SETTLE_MS = 500;
 const PROBE_INITIAL_WAIT_MS = 300;
 /** After a successful probe the next may follow this soon (the path just proved more). */
 const PROBE_AFTER_SUCCESS_MS = 500;
-/** Size of one padding packet (12-byte header, 8 bytes of extensions, 255 of padding), as sent. */
-const PADDING_PACKET_BYTES = 275;
 /** Egress is paced at this multiple of the estimate (libwebrtc's pacing factor): bursts are spread, not cut. */
 const PACING_FACTOR = 2.5;
 /**
@@ -67,7 +65,6 @@ const CONGESTION_MEMORY_MS = 10_000;
  * or another keyframe on a link that is already full.
  */
 const NEAR_CAPACITY_MAX_QUEUE_MS = 2000;
-const MAX_QUEUE_MS = 500;
 /** A probe toward the next step aims this much above it. */
 const PROBE_STEP_MARGIN = 1.15;
 /** While a probe runs the pacer lets its target through with this much to spare. */
@@ -184,7 +181,7 @@ export class DownlinkController {
     const probe = this.probe;
     const nearCapacity = this.limited || nowMs - this.lastCongestedMs < CONGESTION_MEMORY_MS;
     const factor = nearCapacity ? LIMITED_PACING_FACTOR : PACING_FACTOR;
-    this.pacer.maxQueueMs = nearCapacity ? NEAR_CAPACITY_MAX_QUEUE_MS : MAX_QUEUE_MS;
+    this.pacer.maxQueueMs = nearCapacity ? NEAR_CAPACITY_MAX_QUEUE_MS : DEFAULT_MAX_QUEUE_MS;
     this.pacer.rateBps = Math.max(factor * est, probe && nowMs < probe.endMs ? PROBE_PACING_FACTOR * probe.targetBps : 0);
   }
 

@@ -60,7 +60,7 @@ const BURST_MS = 5;
 /** The drain timer's interval while something is queued. */
 const DRAIN_INTERVAL_MS = 5;
 /** The queue is drained within about this long whatever the rate (the default of `maxQueueMs`). */
-const MAX_QUEUE_MS = 500;
+export const DEFAULT_MAX_QUEUE_MS = 500;
 const MAX_QUEUE_PACKETS = 2048;
 /** An elapsed time longer than this (a stalled event loop) adds no more budget than this. */
 const MAX_REFILL_MS = 50;
@@ -69,7 +69,7 @@ export class Pacer {
   /** Pacing rate in bits per second; 0 sends everything at once. */
   rateBps = 0;
   /** A queue that would take longer to drain at `rateBps` (ms) drains faster. */
-  maxQueueMs = MAX_QUEUE_MS;
+  maxQueueMs = DEFAULT_MAX_QUEUE_MS;
   private budget = 0;
   private lastRefillMs = NaN;
   private readonly now: () => number;

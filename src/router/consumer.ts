@@ -103,7 +103,7 @@ export interface ConsumerEvents {
 
 const NO_PT = 0xff;
 /** A padding packet: 12-byte header, 8 bytes of transport-cc extension, 255 bytes of padding. */
-const PADDING_PACKET_BYTES = 12 + 8 + 255;
+export const PADDING_PACKET_BYTES = 12 + 8 + 255;
 /** Highest layer index a preference can name (3 simulcast encodings / temporal layers). */
 const MAX_LAYER = 2;
 /** Output packets remembered for NACKs (a power of two; ion-sfu's maxpackettrack default is 500). */
